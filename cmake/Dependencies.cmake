@@ -1,0 +1,42 @@
+# Finds the libraries ringftpd links against and defines imported targets:
+#   ringftpd::wolfssl  ringftpd::uring  ringftpd::tomlplusplus  ringftpd::crypt
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+
+# wolfSSL: the project-local build of Debian's source package made by
+# tools/install-deps.sh (intel asm, AES-NI). Debian's binary package is a
+# fallback only: it seals records ~30x slower, so say so loudly.
+set(RINGFTPD_DEPS_DIR "${CMAKE_SOURCE_DIR}/.deps" CACHE PATH
+    "Where tools/install-deps.sh put the private wolfSSL build")
+set(_wolfssl_prefix "${RINGFTPD_DEPS_DIR}/wolfssl")
+add_library(ringftpd::wolfssl INTERFACE IMPORTED GLOBAL)
+if(EXISTS "${_wolfssl_prefix}/lib/libwolfssl.a"
+   AND EXISTS "${_wolfssl_prefix}/include/wolfssl/options.h")
+  message(STATUS "wolfSSL: project build in ${_wolfssl_prefix}")
+  target_include_directories(ringftpd::wolfssl SYSTEM INTERFACE "${_wolfssl_prefix}/include")
+  target_link_libraries(ringftpd::wolfssl INTERFACE
+                        "${_wolfssl_prefix}/lib/libwolfssl.a" m Threads::Threads)
+  target_compile_definitions(ringftpd::wolfssl INTERFACE RINGFTPD_WOLFSSL_FALLBACK=0)
+else()
+  pkg_check_modules(SYSTEM_WOLFSSL REQUIRED IMPORTED_TARGET wolfssl)
+  message(WARNING
+    "\n*** wolfSSL: the project build was not found in ${_wolfssl_prefix}.\n"
+    "*** Falling back to Debian's binary libwolfssl, which has no intel asm /\n"
+    "*** AES-NI and seals TLS records ~30x slower. Run tools/install-deps.sh.\n")
+  target_link_libraries(ringftpd::wolfssl INTERFACE PkgConfig::SYSTEM_WOLFSSL)
+  target_compile_definitions(ringftpd::wolfssl INTERFACE RINGFTPD_WOLFSSL_FALLBACK=1)
+endif()
+
+pkg_check_modules(LIBURING REQUIRED IMPORTED_TARGET liburing)
+add_library(ringftpd::uring ALIAS PkgConfig::LIBURING)
+
+pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
+add_library(ringftpd::tomlplusplus ALIAS PkgConfig::TOMLPP)
+
+pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libcrypt)
+add_library(ringftpd::crypt ALIAS PkgConfig::LIBCRYPT)
+
+find_package(GTest REQUIRED)
+if(RINGFTPD_BUILD_BENCH)
+  find_package(benchmark REQUIRED)
+endif()

@@ -1,0 +1,194 @@
+// The validated, immutable configuration of a ringftpd instance.
+//
+// A Config is built once by load_file() / parse() / embedded_default() and
+// never changed afterwards: a reload builds a new snapshot and hands it out as
+// std::shared_ptr<const Config>, so sessions that started under the old one keep
+// it. Every value here has been range-checked; code that reads a Config never
+// re-validates.
+//
+// This library depends on nothing else of ours (DESIGN.md §3).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringftpd::config {
+
+// Draft §10.1: when the control connection must be protected.
+enum class ControlTls {
+  Optional,          // clear allowed for everything
+  RequiredForLogin,  // AUTH before USER/PASS (the default)
+  Required,          // AUTH before anything but a few (FEAT, AUTH, QUIT, …)
+};
+
+// Draft §10.1 per-user exception for the anonymous account.
+enum class AnonymousTls {
+  SameAsOthers,   // the control policy applies
+  ClearAllowed,   // anonymous may log in without TLS
+  ClearRequired,  // anonymous must log in without TLS
+};
+
+// Draft §10.2: which data protection levels are acceptable.
+enum class DataProtection {
+  ClearOnly,     // PROT P refused
+  ClientChoice,  // whatever PROT says
+  Required,      // PROT P for every transfer (the default)
+  PerCommand,    // PROT C allowed only for the verbs in clear_allowed_for
+};
+
+enum class TlsVersion { V1_2, V1_3 };
+enum class ClientCerts { Off, Optional, Required };
+enum class LogLevel { Error, Warn, Info, Debug };
+
+// Per-user permissions; a bit set.
+enum Permission : std::uint8_t {
+  kPermList = 1u << 0,
+  kPermRead = 1u << 1,
+  kPermWrite = 1u << 2,
+  kPermDelete = 1u << 3,
+  kPermRename = 1u << 4,
+  kPermMkdir = 1u << 5,
+};
+inline constexpr std::uint8_t kPermReadOnly = kPermList | kPermRead;
+inline constexpr std::uint8_t kPermAll =
+    kPermList | kPermRead | kPermWrite | kPermDelete | kPermRename | kPermMkdir;
+
+struct Listener {
+  std::string address;  // numeric IPv4 or IPv6 literal
+  std::uint16_t port = 0;
+  bool implicit_tls = false;  // TLS from the first byte (legacy port 990 style)
+};
+
+struct PortRange {
+  std::uint16_t first = 0;
+  std::uint16_t last = 0;  // inclusive
+  [[nodiscard]] std::uint32_t size() const { return std::uint32_t{last} - first + 1; }
+  [[nodiscard]] bool contains(std::uint16_t p) const { return p >= first && p <= last; }
+};
+
+struct TlsSettings {
+  // Empty certificate_file: a self-signed certificate is generated on first
+  // start into state_dir and reused afterwards.
+  std::string certificate_file;  // PEM chain, leaf first
+  std::string private_key_file;  // PEM, RSA or ECDSA
+  TlsVersion min_version = TlsVersion::V1_2;
+  TlsVersion max_version = TlsVersion::V1_3;
+  std::string cipher_list;   // TLS 1.2 suites, wolfSSL/OpenSSL syntax; empty = built-in
+  std::string ciphersuites;  // TLS 1.3 suites; empty = built-in
+  std::uint32_t session_lifetime_seconds = 8 * 3600;  // outlasts long sessions
+  std::uint32_t ticket_key_rotation_seconds = 3600;
+  std::uint32_t session_cache_entries = 20000;
+  bool allow_auth_ssl = false;  // legacy "AUTH SSL"
+  bool allow_ccc = false;
+  ClientCerts client_certs = ClientCerts::Off;
+  std::string client_ca_file;  // required unless client_certs is Off
+  std::string client_cert_user_field = "CN";
+};
+
+struct ControlPolicy {
+  ControlTls tls = ControlTls::RequiredForLogin;
+  AnonymousTls anonymous = AnonymousTls::SameAsOthers;
+};
+
+struct DataPolicy {
+  DataProtection protection = DataProtection::Required;
+  // Upper-case verbs allowed in clear under PerCommand, e.g. LIST NLST MLSD.
+  std::vector<std::string> clear_allowed_for;
+  bool require_session_reuse = true;  // draft §10.2, our headline feature
+};
+
+struct PassiveSettings {
+  PortRange ports{50000, 50999};
+  std::string public_address;  // advertised in PASV replies; empty = local address
+};
+
+struct Limits {
+  std::uint32_t max_sessions = 4000;
+  std::uint32_t max_sessions_per_address = 64;
+  std::uint32_t max_line_bytes = 4096;  // command line incl. CRLF
+  std::uint32_t failed_logins_before_delay = 3;
+  std::uint32_t max_failed_logins = 6;  // then 421 and disconnect
+  std::uint32_t error_budget = 32;      // bad commands before disconnect
+  std::uint32_t idle_timeout_seconds = 600;
+  std::uint32_t login_timeout_seconds = 60;
+  std::uint32_t handshake_timeout_seconds = 15;
+  std::uint32_t data_stall_timeout_seconds = 120;
+  std::uint64_t bandwidth_bytes_per_second = 0;  // per session; 0 = unlimited
+};
+
+struct UsersSettings {
+  std::string file;  // TOML users file; empty = no virtual users
+  bool anonymous = false;
+  std::string anonymous_root;  // required when anonymous is on
+  bool anonymous_write = false;
+};
+
+struct TransferSettings {
+  bool atomic_uploads = true;  // STOR to a temp file, rename on success
+};
+
+struct LogSettings {
+  LogLevel level = LogLevel::Info;
+  std::string file;     // empty = stderr
+  std::string xferlog;  // empty = no transfer log
+};
+
+struct Config {
+  std::string source;  // the file it came from, or "<embedded default>"
+  std::vector<Listener> listeners;
+  std::uint32_t workers = 0;  // 0 = one per CPU
+  std::string run_as;         // user to drop to when started as root
+  std::string state_dir;      // generated certificate, pid file, …
+  std::string banner = "ringftpd ready";
+  TlsSettings tls;
+  ControlPolicy control;
+  DataPolicy data;
+  PassiveSettings passive;
+  Limits limits;
+  UsersSettings users;
+  TransferSettings transfer;
+  LogSettings log;
+};
+
+using Snapshot = std::shared_ptr<const Config>;
+
+// A configuration error. what() is "file:line:column: message" when the
+// error has a place in a file, "file: message" otherwise.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Reads and validates a TOML file. Throws ConfigError.
+[[nodiscard]] Config load_file(const std::string& path);
+
+// Validates TOML text; source_name is used in error messages. Throws ConfigError.
+[[nodiscard]] Config parse(std::string_view toml_text, std::string_view source_name);
+
+// The configuration used when no file is given: 127.0.0.1:2121, TLS required
+// before login, protected data, reuse required, a self-signed certificate in
+// state_dir.
+[[nodiscard]] Config embedded_default(std::string state_dir);
+
+// One account of the virtual users file.
+struct User {
+  std::string name;
+  std::string password_hash;  // crypt(3): $y$ yescrypt, $6$ sha512-crypt, $2b$ bcrypt
+  std::string root;           // absolute directory
+  std::uint8_t permissions = kPermReadOnly;
+};
+
+// Reads and validates a users file. Throws ConfigError.
+[[nodiscard]] std::vector<User> load_users_file(const std::string& path);
+[[nodiscard]] std::vector<User> parse_users(std::string_view toml_text,
+                                            std::string_view source_name);
+
+[[nodiscard]] std::string_view to_string(TlsVersion v);
+[[nodiscard]] std::string_view to_string(DataProtection p);
+[[nodiscard]] std::string_view to_string(ControlTls t);
+
+}  // namespace ringftpd::config

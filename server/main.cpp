@@ -1,0 +1,2 @@
+// ringftpd entry point (being written).
+int main() { return 0; }

@@ -1,0 +1,23 @@
+// The one door to wolfSSL's headers: options.h must come first, or the
+// structures seen by our code and by the library disagree.
+#pragma once
+
+// clang-format off
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+// clang-format on
+
+#include <memory>
+
+namespace ringftpd::tls {
+
+struct CtxFree {
+  void operator()(WOLFSSL_CTX* c) const noexcept { wolfSSL_CTX_free(c); }
+};
+struct SslFree {
+  void operator()(WOLFSSL* s) const noexcept { wolfSSL_free(s); }
+};
+using CtxPtr = std::unique_ptr<WOLFSSL_CTX, CtxFree>;
+using SslPtr = std::unique_ptr<WOLFSSL, SslFree>;
+
+}  // namespace ringftpd::tls
