@@ -1,0 +1,70 @@
+// A worker: one io_uring event loop serving many control sessions.
+//
+// Runs in the process that constructs it (after fork, when there is a
+// master); owns its ring, its receive buffers and its sessions. The loop has
+// the shape of liburing's echo server: submit_and_wait -> for each CQE ->
+// decode tag -> dispatch -> advance. Nothing in the loop blocks.
+#pragma once
+
+#include <signal.h>
+#include <sys/signalfd.h>
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.hpp"
+#include "io/buffer_ring.hpp"
+#include "io/ring.hpp"
+#include "io/unique_fd.hpp"
+#include "server/control_session.hpp"
+#include "server/log.hpp"
+#include "server/session_table.hpp"
+
+namespace ringftpd::server {
+
+struct ListenSocket {
+  io::UniqueFd fd;
+  bool implicit_tls = false;
+};
+
+class Worker {
+ public:
+  // Blocks SIGTERM, SIGINT and SIGHUP for the calling thread and reads them
+  // through a signalfd on the ring instead. Throws on ring set-up failure.
+  Worker(config::Snapshot config, std::vector<ListenSocket> listeners, Log& log);
+
+  // Runs until SIGTERM or SIGINT and every session has closed. Returns the
+  // process exit status.
+  int run();
+
+ private:
+  void arm_accept(std::uint32_t index);
+  void arm_signal_read();
+  void arm_tick();
+  void dispatch(std::uint64_t user_data, int res, std::uint32_t flags) noexcept;
+  void on_accept(std::uint32_t index, int res, std::uint32_t flags) noexcept;
+  void on_signal(int res) noexcept;
+  void on_tick() noexcept;
+  void reject(io::UniqueFd fd, std::string_view why) noexcept;
+  void release_if_finished(std::uint32_t slot, ControlSession& s) noexcept;
+  void begin_shutdown(const char* why) noexcept;
+
+  config::Snapshot config_;
+  Log& log_;
+  std::vector<ListenSocket> listeners_;
+  io::UniqueFd signal_fd_;
+  // Declared before the ring so it is destroyed after the ring has drained.
+  signalfd_siginfo signal_info_{};
+  __kernel_timespec tick_interval_{};
+  io::Ring ring_;
+  io::BufferRing recv_buffers_;
+  SessionTable<ControlSession> sessions_;
+  std::unordered_map<std::string, std::uint32_t> sessions_per_address_;
+  std::uint64_t late_completions_ = 0;
+  bool stopping_ = false;
+  int stop_signals_ = 0;
+};
+
+}  // namespace ringftpd::server

@@ -1,0 +1,145 @@
+"""Starts the real ringftpd binary on 127.0.0.1 for black-box tests.
+
+Every server runs in its own temporary directory with its own config file and
+a free port, and is stopped (SIGTERM, then SIGKILL after a bounded wait) when
+the test ends, whatever happened.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+BINARY = os.environ.get("RINGFTPD_BIN", "")
+START_TIMEOUT = 15.0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc, timeout=START_TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class Server:
+    """A running ringftpd. Use as a context manager."""
+
+    def __init__(self, config_text=None, args=(), tmpdir=None):
+        self.tmp = tmpdir or tempfile.mkdtemp(prefix="ringftpd-it-")
+        self.port = free_port()
+        self.args = [a.replace("@PORT@", str(self.port)).replace("@TMP@", self.tmp) for a in args]
+        self.config_path = None
+        if config_text is not None:
+            self.config_path = os.path.join(self.tmp, "ringftpd.toml")
+            with open(self.config_path, "w") as f:
+                f.write(config_text.replace("@PORT@", str(self.port)).replace("@TMP@", self.tmp))
+            self.args = ["--config", self.config_path] + self.args
+        self.proc = None
+        self.stdout_path = os.path.join(self.tmp, "stdout.log")
+        self.stderr_path = os.path.join(self.tmp, "stderr.log")
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def start(self):
+        self._out = open(self.stdout_path, "w")
+        self._err = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen([BINARY] + self.args, stdout=self._out, stderr=self._err,
+                                     stdin=subprocess.DEVNULL)
+        if not wait_for_port(self.port, self.proc):
+            self.stop()
+            raise AssertionError("ringftpd did not start:\n" + self.stderr())
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """Stops the server; returns its exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._out.close()
+        self._err.close()
+        return self.proc.returncode
+
+    def stdout(self):
+        with open(self.stdout_path) as f:
+            return f.read()
+
+    def stderr(self):
+        with open(self.stderr_path) as f:
+            return f.read()
+
+
+class ControlConnection:
+    """A raw control connection that reads whole (multi-line) replies."""
+
+    def __init__(self, port, timeout=10.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, line):
+        self.sock.sendall(line.encode() + b"\r\n")
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise ConnectionError("connection closed; buffered: %r" % self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def reply(self):
+        """Returns (code, full text) of the next reply."""
+        first = self._line()
+        code = first[:3]
+        lines = [first]
+        if len(first) > 3 and first[3] == "-":
+            while True:
+                line = self._line()
+                lines.append(line)
+                if line.startswith(code + " "):
+                    break
+        return int(code), "\n".join(lines)
+
+    def command(self, line):
+        self.send(line)
+        return self.reply()
+
+
+def run_binary(args, timeout=20):
+    return subprocess.run([BINARY] + list(args), capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+class TestCase(unittest.TestCase):
+    def setUp(self):
+        if not BINARY or not os.access(BINARY, os.X_OK):
+            self.fail("RINGFTPD_BIN does not name the built ringftpd binary")
