@@ -19,7 +19,11 @@ namespace {
 constexpr std::size_t kMaxFileBytes = 16u << 20;
 
 std::string range_text(std::int64_t min, std::int64_t max) {
-  if (max == std::numeric_limits<std::int64_t>::max()) return "at least " + std::to_string(min);
+  // "1..4294967295" would read as noise: the upper end is only the type's limit.
+  if (max == std::numeric_limits<std::int64_t>::max() ||
+      max == std::numeric_limits<std::uint32_t>::max()) {
+    return "at least " + std::to_string(min);
+  }
   return std::to_string(min) + ".." + std::to_string(max);
 }
 
@@ -203,7 +207,10 @@ void Section::finish() const {
     if (std::find(known_.begin(), known_.end(), key.str()) != known_.end()) continue;
     std::string valid;
     for (const auto& k : known_) valid += (valid.empty() ? "" : ", ") + k;
-    const std::string where = name_.empty() ? "at the top level" : "in [" + name_ + "]";
+    // "in [tls]" for a section, "in listen[0]" for an entry of an array of tables.
+    const std::string where = name_.empty()                          ? "at the top level"
+                              : name_.find('[') != std::string::npos ? "in " + name_
+                                                                     : "in [" + name_ + "]";
     ctx_->fail(key.source(), "unknown key '" + std::string(key.str()) + "' " + where,
                "one of: " + valid);
   }
