@@ -7,8 +7,7 @@
 
 namespace ringftpd::io {
 
-BufferRing::BufferRing(io_uring* ring, std::uint16_t group_id, unsigned count,
-                       unsigned buffer_size)
+BufferRing::BufferRing(io_uring* ring, std::uint16_t group_id, unsigned count, unsigned buffer_size)
     : ring_(ring), group_id_(group_id), count_(count), buffer_size_(buffer_size) {
   if (count == 0 || (count & (count - 1)) != 0 || count > 32768) {
     throw std::system_error(EINVAL, std::generic_category(), "buffer ring: count not 2^n");
@@ -16,8 +15,8 @@ BufferRing::BufferRing(io_uring* ring, std::uint16_t group_id, unsigned count,
   // One mapping: the ring's descriptors first, then the buffers.
   const std::size_t ring_bytes = sizeof(io_uring_buf) * count;
   mapping_bytes_ = ring_bytes + std::size_t{count} * buffer_size;
-  void* p = mmap(nullptr, mapping_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                 -1, 0);
+  void* p =
+      mmap(nullptr, mapping_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap buffers");
   br_ = static_cast<io_uring_buf_ring*>(p);
   memory_ = static_cast<std::byte*>(p) + ring_bytes;

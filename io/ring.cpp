@@ -7,21 +7,32 @@ namespace ringftpd::io {
 namespace {
 
 constexpr RequiredOp kRequiredOps[] = {
-    {IORING_OP_ACCEPT, "accept"},       {IORING_OP_RECV, "recv"},
-    {IORING_OP_SEND, "send"},           {IORING_OP_SEND_ZC, "send_zc"},
-    {IORING_OP_SPLICE, "splice"},       {IORING_OP_READ, "read"},
-    {IORING_OP_WRITE, "write"},         {IORING_OP_OPENAT2, "openat2"},
-    {IORING_OP_STATX, "statx"},         {IORING_OP_CLOSE, "close"},
-    {IORING_OP_CONNECT, "connect"},     {IORING_OP_TIMEOUT, "timeout"},
-    {IORING_OP_LINK_TIMEOUT, "link_timeout"}, {IORING_OP_ASYNC_CANCEL, "async_cancel"},
-    {IORING_OP_RENAMEAT, "renameat"},   {IORING_OP_UNLINKAT, "unlinkat"},
-    {IORING_OP_MKDIRAT, "mkdirat"},     {IORING_OP_SHUTDOWN, "shutdown"},
+    {IORING_OP_ACCEPT, "accept"},
+    {IORING_OP_RECV, "recv"},
+    {IORING_OP_SEND, "send"},
+    {IORING_OP_SEND_ZC, "send_zc"},
+    {IORING_OP_SPLICE, "splice"},
+    {IORING_OP_READ, "read"},
+    {IORING_OP_WRITE, "write"},
+    {IORING_OP_OPENAT2, "openat2"},
+    {IORING_OP_STATX, "statx"},
+    {IORING_OP_CLOSE, "close"},
+    {IORING_OP_CONNECT, "connect"},
+    {IORING_OP_TIMEOUT, "timeout"},
+    {IORING_OP_LINK_TIMEOUT, "link_timeout"},
+    {IORING_OP_ASYNC_CANCEL, "async_cancel"},
+    {IORING_OP_RENAMEAT, "renameat"},
+    {IORING_OP_UNLINKAT, "unlinkat"},
+    {IORING_OP_MKDIRAT, "mkdirat"},
+    {IORING_OP_SHUTDOWN, "shutdown"},
     {IORING_OP_PROVIDE_BUFFERS, "provide_buffers"},
 };
 
 }  // namespace
 
-std::span<const RequiredOp> required_ops() { return kRequiredOps; }
+std::span<const RequiredOp> required_ops() {
+  return kRequiredOps;
+}
 
 std::vector<std::string> missing_ops(io_uring* ring) {
   std::vector<std::string> missing;
@@ -65,7 +76,9 @@ Ring::Ring(unsigned entries) {
   }
 }
 
-Ring::~Ring() { io_uring_queue_exit(&ring_); }
+Ring::~Ring() {
+  io_uring_queue_exit(&ring_);
+}
 
 io_uring_sqe* Ring::sqe(std::uint64_t user_data) {
   io_uring_sqe* s = io_uring_get_sqe(&ring_);

@@ -69,15 +69,13 @@ bool SocketAddress::same_host(const SocketAddress& other) const noexcept {
 
 UniqueFd listen_on(const SocketAddress& address, const ListenOptions& options) {
   const auto fail = [&](const char* what) {
-    return std::system_error(errno, std::generic_category(),
-                             address.to_string() + ": " + what);
+    return std::system_error(errno, std::generic_category(), address.to_string() + ": " + what);
   };
   UniqueFd fd(::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) throw fail("socket");
   const int one = 1;
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (options.reuse_port &&
-      setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+  if (options.reuse_port && setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
     throw fail("SO_REUSEPORT");
   }
   if (address.family() == AF_INET6) {
@@ -100,7 +98,11 @@ std::optional<SocketAddress> query(int fd, Fn fn) {
 }
 }  // namespace
 
-std::optional<SocketAddress> local_address(int fd) { return query(fd, ::getsockname); }
-std::optional<SocketAddress> peer_address(int fd) { return query(fd, ::getpeername); }
+std::optional<SocketAddress> local_address(int fd) {
+  return query(fd, ::getsockname);
+}
+std::optional<SocketAddress> peer_address(int fd) {
+  return query(fd, ::getpeername);
+}
 
 }  // namespace ringftpd::io

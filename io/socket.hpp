@@ -23,7 +23,7 @@ struct SocketAddress {
   [[nodiscard]] static std::optional<SocketAddress> parse(std::string_view ip, std::uint16_t port);
   [[nodiscard]] int family() const noexcept { return storage.ss_family; }
   [[nodiscard]] std::uint16_t port() const noexcept;
-  [[nodiscard]] std::string ip() const;        // "127.0.0.1", "::1"
+  [[nodiscard]] std::string ip() const;         // "127.0.0.1", "::1"
   [[nodiscard]] std::string to_string() const;  // "127.0.0.1:21", "[::1]:21"
   [[nodiscard]] bool same_host(const SocketAddress& other) const noexcept;
   [[nodiscard]] const sockaddr* get() const noexcept {

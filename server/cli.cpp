@@ -72,8 +72,9 @@ CliResult parse_cli(const std::vector<std::string_view>& args) {
     }
   }
   if (!o.config_file.empty() && (!o.serve_dir.empty() || o.port || !o.state_dir.empty())) {
-    return fail("DIR, --port and --state-dir apply to the embedded default only; "
-                "set them in the configuration file instead");
+    return fail(
+        "DIR, --port and --state-dir apply to the embedded default only; "
+        "set them in the configuration file instead");
   }
   return CliResult{o, {}};
 }

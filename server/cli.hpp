@@ -13,9 +13,9 @@ enum class CliAction { Serve, CheckConfig, Version, Help, HashPassword };
 
 struct CliOptions {
   CliAction action = CliAction::Serve;
-  std::string config_file;  // empty = the embedded default
-  std::string serve_dir;    // embedded default: the directory served read-only
-  std::string state_dir;    // embedded default: override of the state directory
+  std::string config_file;            // empty = the embedded default
+  std::string serve_dir;              // embedded default: the directory served read-only
+  std::string state_dir;              // embedded default: override of the state directory
   std::optional<std::uint16_t> port;  // embedded default: override of 2121
   std::string hash_scheme = "yescrypt";
 };

@@ -71,25 +71,14 @@ void ControlSession::on_recv(int res, std::uint32_t flags) noexcept {
   const auto buffer = env_.recv_buffers.buffer_id(flags);
   if (res > 0 && buffer) {
     const auto bytes = env_.recv_buffers.bytes(*buffer, static_cast<std::size_t>(res));
-    if (phase_ == Phase::Open) {
-      splitter_.feed({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+    std::span<const char> rest{reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+    // The splitter holds at most one line: feed what fits, drain the lines,
+    // repeat. Bytes after QUIT or a fatal error are dropped.
+    while (!rest.empty() && phase_ == Phase::Open && !close_requested_) {
+      rest = rest.subspan(splitter_.feed(rest));
+      drain_lines();
     }
     env_.recv_buffers.recycle(*buffer);  // the splitter copied what it keeps
-    for (;;) {
-      if (phase_ != Phase::Open || close_requested_) break;
-      const ftp::LineSplitter::Result r = splitter_.next();
-      if (r.kind == ftp::LineSplitter::Kind::NeedMore) break;
-      if (r.kind == ftp::LineSplitter::Kind::TooLong) {
-        ++errors_;
-        reply(ftp::kReplySyntaxError, "Command line too long.");
-        continue;
-      }
-      handle_line(r.line);
-    }
-    if (errors_ >= env_.config->limits.error_budget && !close_requested_) {
-      reply(ftp::kReplyServiceNotAvailable, "Too many bad commands, closing.");
-      close_after_flush();
-    }
   } else if (res == 0) {
     begin_close("client closed the connection");
     return;
@@ -100,6 +89,23 @@ void ControlSession::on_recv(int res, std::uint32_t flags) noexcept {
   // Multishot receive ends on -ENOBUFS (buffers are back by now) or when the
   // kernel decides to stop; re-arm while the session is open.
   if (!recv_armed_ && phase_ == Phase::Open && !close_requested_) arm_recv();
+}
+
+void ControlSession::drain_lines() noexcept {
+  while (phase_ == Phase::Open && !close_requested_) {
+    const ftp::LineSplitter::Result r = splitter_.next();
+    if (r.kind == ftp::LineSplitter::Kind::NeedMore) return;
+    if (r.kind == ftp::LineSplitter::Kind::TooLong) {
+      ++errors_;
+      reply(ftp::kReplySyntaxError, "Command line too long.");
+    } else {
+      handle_line(r.line);
+    }
+    if (errors_ >= env_.config->limits.error_budget && !close_requested_) {
+      reply(ftp::kReplyServiceNotAvailable, "Too many bad commands, closing.");
+      close_after_flush();
+    }
+  }
 }
 
 void ControlSession::handle_line(std::string_view line) noexcept {

@@ -56,6 +56,7 @@ class ControlSession {
   void arm_recv() noexcept;
   void on_recv(int res, std::uint32_t flags) noexcept;
   void on_send(int res) noexcept;
+  void drain_lines() noexcept;
   void handle_line(std::string_view line) noexcept;
   void reply(int code, std::string_view text) noexcept;
   void flush() noexcept;

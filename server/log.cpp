@@ -12,10 +12,14 @@ namespace {
 
 std::string_view level_name(config::LogLevel level) {
   switch (level) {
-    case config::LogLevel::Error: return "error";
-    case config::LogLevel::Warn: return "warn";
-    case config::LogLevel::Info: return "info";
-    case config::LogLevel::Debug: return "debug";
+    case config::LogLevel::Error:
+      return "error";
+    case config::LogLevel::Warn:
+      return "warn";
+    case config::LogLevel::Info:
+      return "info";
+    case config::LogLevel::Debug:
+      return "debug";
   }
   return "?";
 }

@@ -12,9 +12,12 @@ namespace {
 
 const char* prefix_of(HashScheme scheme) {
   switch (scheme) {
-    case HashScheme::Yescrypt: return "$y$";
-    case HashScheme::Sha512Crypt: return "$6$";
-    case HashScheme::Bcrypt: return "$2b$";
+    case HashScheme::Yescrypt:
+      return "$y$";
+    case HashScheme::Sha512Crypt:
+      return "$6$";
+    case HashScheme::Bcrypt:
+      return "$2b$";
   }
   return "$y$";
 }

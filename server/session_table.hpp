@@ -31,7 +31,9 @@ class SessionTable {
     return {slot, slots_[slot].generation};
   }
 
-  void install(std::uint32_t slot, std::unique_ptr<Session> s) { slots_[slot].session = std::move(s); }
+  void install(std::uint32_t slot, std::unique_ptr<Session> s) {
+    slots_[slot].session = std::move(s);
+  }
 
   // The live session at slot with this generation, or null.
   [[nodiscard]] Session* find(std::uint32_t slot, std::uint32_t generation) noexcept {

@@ -86,10 +86,18 @@ void Worker::dispatch(std::uint64_t user_data, int res, std::uint32_t flags) noe
   const Op op = static_cast<Op>(tag.op);
   if (tag.slot == kWorkerSlot) {
     switch (op) {
-      case Op::Accept: on_accept(tag.generation, res, flags); return;
-      case Op::Signal: on_signal(res); return;
-      case Op::Tick: on_tick(); return;
-      default: log_.error("worker", "bug: unknown worker operation"); return;
+      case Op::Accept:
+        on_accept(tag.generation, res, flags);
+        return;
+      case Op::Signal:
+        on_signal(res);
+        return;
+      case Op::Tick:
+        on_tick();
+        return;
+      default:
+        log_.error("worker", "bug: unknown worker operation");
+        return;
     }
   }
   ControlSession* s = sessions_.find(tag.slot, tag.generation);
@@ -134,9 +142,9 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
   }
   ++per_address;
   const auto [slot, generation] = sessions_.reserve();
-  auto session = std::make_unique<ControlSession>(
-      SessionEnv{ring_, recv_buffers_, log_, config_}, io::OpTag{slot, generation, 0},
-      std::move(fd), *peer, *local);
+  auto session = std::make_unique<ControlSession>(SessionEnv{ring_, recv_buffers_, log_, config_},
+                                                  io::OpTag{slot, generation, 0}, std::move(fd),
+                                                  *peer, *local);
   ControlSession& s = *session;
   sessions_.install(slot, std::move(session));
   s.start();
@@ -145,8 +153,8 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
 void Worker::reject(io::UniqueFd fd, std::string_view why) noexcept {
   // A fresh socket's send buffer is empty: this tiny non-blocking send cannot
   // block, and a refused client should hear why.
-  [[maybe_unused]] const ssize_t n = ::send(fd.get(), why.data(), why.size(),
-                                            MSG_NOSIGNAL | MSG_DONTWAIT);
+  [[maybe_unused]] const ssize_t n =
+      ::send(fd.get(), why.data(), why.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 void Worker::on_signal(int res) noexcept {
@@ -165,8 +173,8 @@ void Worker::on_signal(int res) noexcept {
 void Worker::begin_shutdown(const char* why) noexcept {
   if (stopping_) return;
   stopping_ = true;
-  log_.info("worker", std::string(why) + ": stopping, closing " +
-                          std::to_string(sessions_.size()) + " session(s)");
+  log_.info("worker", std::string(why) + ": stopping, closing " + std::to_string(sessions_.size()) +
+                          " session(s)");
   for (auto& l : listeners_) {
     io_uring_sqe* sqe = ring_.sqe(io::kIgnoredTag);
     io_uring_prep_cancel_fd(sqe, l.fd.get(), IORING_ASYNC_CANCEL_ALL);
