@@ -1,5 +1,7 @@
 #include "server/control_session.hpp"
 
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -9,39 +11,84 @@
 #include "server/ftp/reply.hpp"
 
 namespace ringftpd::server {
+namespace {
+
+// Bytes a client may pipeline while a command is being carried out (a login
+// check, a filesystem operation). Past this the session is closed.
+constexpr std::size_t kMaxPipelinedBytes = 64 * 1024;
+
+ftp::HostPort to_host_port(const io::SocketAddress& a) {
+  ftp::HostPort hp;
+  if (a.family() == AF_INET6) {
+    hp.family = ftp::AddressFamily::Ipv6;
+    std::memcpy(hp.address.data(), &reinterpret_cast<const sockaddr_in6*>(&a.storage)->sin6_addr,
+                16);
+  } else {
+    std::memcpy(hp.address.data(), &reinterpret_cast<const sockaddr_in*>(&a.storage)->sin_addr, 4);
+  }
+  hp.port = a.port();
+  return hp;
+}
+
+io::SocketAddress to_socket_address(const ftp::HostPort& hp) {
+  io::SocketAddress a;
+  if (hp.family == ftp::AddressFamily::Ipv6) {
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(hp.port);
+    std::memcpy(&v6->sin6_addr, hp.address.data(), 16);
+    a.length = sizeof(sockaddr_in6);
+  } else {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage);
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(hp.port);
+    std::memcpy(&v4->sin_addr, hp.address.data(), 4);
+    a.length = sizeof(sockaddr_in);
+  }
+  return a;
+}
+
+bool is_data_op(Op op) {
+  return static_cast<std::uint8_t>(op) >= static_cast<std::uint8_t>(Op::DataAccept) &&
+         static_cast<std::uint8_t>(op) <= static_cast<std::uint8_t>(Op::FileStat);
+}
+
+}  // namespace
 
 ControlSession::ControlSession(SessionEnv env, io::OpTag tag, io::UniqueFd fd,
                                io::SocketAddress peer, io::SocketAddress local)
     : env_(std::move(env)),
       tag_(tag),
+      submit_(env_.ring, tag),
       fd_(std::move(fd)),
       peer_(peer),
       local_(local),
       who_(peer.to_string()),
-      splitter_(env_.config->limits.max_line_bytes) {}
-
-std::uint64_t ControlSession::tag(Op op) const noexcept {
-  io::OpTag t = tag_;
-  t.op = static_cast<std::uint8_t>(op);
-  return t.pack();
+      policy_(ftp::Policy::from(*env_.config, false)),
+      fs_job_(submit_),
+      data_(submit_, *env_.config, env_.passive_ports, env_.log, who_),
+      splitter_(env_.config->limits.max_line_bytes) {
+  state_.peer = to_host_port(peer_);
 }
 
 void ControlSession::touch() noexcept {
-  // Until login, the shorter login timeout applies (a connection that never
-  // logs in holds a slot for little time).
+  // Until login the shorter login timeout applies: a connection that never
+  // logs in holds a slot only briefly.
   const auto& limits = env_.config->limits;
-  deadline_ = Clock::now() + std::chrono::seconds(limits.login_timeout_seconds);
+  const auto secs =
+      state_.is_logged_in() ? limits.idle_timeout_seconds : limits.login_timeout_seconds;
+  deadline_ = Clock::now() + std::chrono::seconds(secs);
 }
 
 void ControlSession::start() noexcept {
   env_.log.info(who_, "connected to " + local_.to_string());
   touch();
-  reply(ftp::kReplyServiceReady, env_.config->banner);
+  reply(ftp::Reply{ftp::kReplyServiceReady, env_.config->banner});
   arm_recv();
 }
 
 void ControlSession::arm_recv() noexcept {
-  io_uring_sqe* sqe = env_.ring.sqe(tag(Op::ControlRecv));
+  io_uring_sqe* sqe = submit_.sqe(Op::ControlRecv);
   io_uring_prep_recv_multishot(sqe, fd_.get(), nullptr, 0, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = env_.recv_buffers.group_id();
@@ -49,20 +96,49 @@ void ControlSession::arm_recv() noexcept {
 }
 
 void ControlSession::on_completion(Op op, int res, std::uint32_t flags) noexcept {
-  switch (op) {
-    case Op::ControlRecv:
-      on_recv(res, flags);
-      break;
-    case Op::ControlSend:
-      on_send(res);
-      break;
-    case Op::ControlClose:
-      phase_ = Phase::Closed;
-      break;
-    default:
-      env_.log.error(who_, "bug: unexpected completion for a control session");
-      break;
+  submit_.completed(flags);
+  if (is_data_op(op)) {
+    for (DataEvent e = data_.on_completion(op, res, flags); e.kind != DataEvent::Kind::None;
+         e = data_.next_event()) {
+      on_data_event(e);
+    }
+  } else {
+    switch (op) {
+      case Op::ControlRecv:
+        on_recv(res, flags);
+        break;
+      case Op::ControlSend:
+        on_send(res);
+        break;
+      case Op::ControlClose:
+        phase_ = Phase::Closed;
+        break;
+      case Op::RootOpen:
+        on_root_opened(res);
+        break;
+      case Op::RootClose:
+        break;
+      case Op::AuthSend:
+        if (res < 0 && auth_in_flight_) {
+          auth_in_flight_ = false;
+          env_.log.error(who_, std::string("auth service unreachable: ") + std::strerror(-res));
+          run(ftp::on_auth_result(state_, policy_, {ftp::AuthOutcome::Result::Unavailable, {}, 0}));
+        }
+        auth::wipe(auth_buffer_);  // it held a password
+        break;
+      case Op::FsOpen:
+      case Op::FsAct:
+      case Op::FsClose:
+        if (auto outcome = fs_job_.on_completion(op, res)) {
+          if (phase_ == Phase::Open) run(ftp::on_fs_result(state_, fs_job_.current(), *outcome));
+        }
+        break;
+      default:
+        env_.log.error(who_, "bug: unexpected completion for a control session");
+        break;
+    }
   }
+  if (phase_ == Phase::Open) process_input();
   maybe_finish_close();
 }
 
@@ -71,14 +147,16 @@ void ControlSession::on_recv(int res, std::uint32_t flags) noexcept {
   const auto buffer = env_.recv_buffers.buffer_id(flags);
   if (res > 0 && buffer) {
     const auto bytes = env_.recv_buffers.bytes(*buffer, static_cast<std::size_t>(res));
-    std::span<const char> rest{reinterpret_cast<const char*>(bytes.data()), bytes.size()};
-    // The splitter holds at most one line: feed what fits, drain the lines,
-    // repeat. Bytes after QUIT or a fatal error are dropped.
-    while (!rest.empty() && phase_ == Phase::Open && !close_requested_) {
-      rest = rest.subspan(splitter_.feed(rest));
-      drain_lines();
+    if (phase_ == Phase::Open && !close_requested_) {
+      if (input_.size() + bytes.size() > kMaxPipelinedBytes) {
+        env_.recv_buffers.recycle(*buffer);
+        reply(ftp::Reply{ftp::kReplyServiceNotAvailable, "Too much pipelined input, closing."});
+        close_after_flush();
+        return;
+      }
+      input_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     }
-    env_.recv_buffers.recycle(*buffer);  // the splitter copied what it keeps
+    env_.recv_buffers.recycle(*buffer);
   } else if (res == 0) {
     begin_close("client closed the connection");
     return;
@@ -91,18 +169,33 @@ void ControlSession::on_recv(int res, std::uint32_t flags) noexcept {
   if (!recv_armed_ && phase_ == Phase::Open && !close_requested_) arm_recv();
 }
 
-void ControlSession::drain_lines() noexcept {
-  while (phase_ == Phase::Open && !close_requested_) {
+bool ControlSession::is_busy() const noexcept {
+  return auth_in_flight_ || pending_login_.has_value() || fs_job_.busy() ||
+         delayed_step_.has_value() || close_requested_ || phase_ != Phase::Open;
+}
+
+// Commands are carried out one at a time, in order: while one waits for I/O
+// (a password check, a filesystem operation) the next stays buffered.
+// Transfers do not block the control connection (ABOR, STAT, NOOP go on).
+void ControlSession::process_input() noexcept {
+  while (!is_busy()) {
     const ftp::LineSplitter::Result r = splitter_.next();
-    if (r.kind == ftp::LineSplitter::Kind::NeedMore) return;
+    if (r.kind == ftp::LineSplitter::Kind::NeedMore) {
+      if (input_.empty()) return;
+      const std::size_t used = splitter_.feed(input_);
+      input_.erase(0, used);
+      if (used == 0) return;
+      continue;
+    }
     if (r.kind == ftp::LineSplitter::Kind::TooLong) {
       ++errors_;
-      reply(ftp::kReplySyntaxError, "Command line too long.");
+      reply(ftp::Reply{ftp::kReplySyntaxError, "Command line too long."});
     } else {
       handle_line(r.line);
     }
     if (errors_ >= env_.config->limits.error_budget && !close_requested_) {
-      reply(ftp::kReplyServiceNotAvailable, "Too many bad commands, closing.");
+      env_.log.warn(who_, "error budget spent; closing");
+      reply(ftp::Reply{ftp::kReplyServiceNotAvailable, "Too many bad commands, closing."});
       close_after_flush();
     }
   }
@@ -111,32 +204,150 @@ void ControlSession::drain_lines() noexcept {
 void ControlSession::handle_line(std::string_view line) noexcept {
   touch();
   const ftp::Command cmd = ftp::parse(line);
-  switch (cmd.verb) {
-    case ftp::Verb::Quit:
-      reply(ftp::kReplyClosing, "Goodbye.");
-      close_after_flush();
+  if (env_.log.enabled(config::LogLevel::Debug)) {
+    const bool secret = cmd.verb == ftp::Verb::Pass;
+    env_.log.debug(who_, "> " + std::string(secret ? "PASS <hidden>" : line));
+  }
+  ftp::Step step = ftp::on_command(state_, policy_, cmd);
+  const bool port_like = cmd.verb == ftp::Verb::Port || cmd.verb == ftp::Verb::Eprt;
+  if (port_like && state_.data_mode == ftp::DataMode::Active && state_.active_target) {
+    data_.set_active(to_socket_address(*state_.active_target));
+  }
+  run(std::move(step));
+}
+
+void ControlSession::run(ftp::Step step) noexcept {
+  if (step.counts_as_error) ++errors_;
+  for (const ftp::Reply& r : step.replies) reply(r);
+  carry_out(std::move(step.effect));
+}
+
+void ControlSession::carry_out(ftp::Effect effect) noexcept {
+  namespace fx = ftp::effect;
+  if (auto* a = std::get_if<fx::Authenticate>(&effect)) {
+    auth::Request req{tag_.pack(), auth::Kind::VerifyPassword, a->user, a->password, peer_.ip()};
+    auth::wipe(a->password);
+    const bool sent = req.user.size() <= auth::kMaxUserBytes &&
+                      req.password.size() <= auth::kMaxPasswordBytes &&
+                      env_.auth.send(submit_, req, auth_buffer_);
+    auth::wipe(req.password);
+    if (!sent) {
+      run(ftp::on_auth_result(state_, policy_, {ftp::AuthOutcome::Result::Denied, {}, 0}));
       return;
-    case ftp::Verb::Noop:
-      reply(ftp::kReplyOk, "NOOP ok.");
-      return;
-    case ftp::Verb::Unknown:
-      ++errors_;
-      reply(ftp::kReplySyntaxError, "Syntax error, command unrecognized.");
-      return;
-    default:
-      ++errors_;
-      reply(ftp::kReplyNotImplemented, "Command not implemented.");
-      return;
+    }
+    auth_in_flight_ = true;
+  } else if (auto* f = std::get_if<fx::Fs>(&effect)) {
+    if (auto outcome = fs_job_.start(root_.get(), state_.permissions, std::move(*f))) {
+      run(ftp::on_fs_result(state_, fs_job_.current(), *outcome));
+    }
+  } else if (auto* p = std::get_if<fx::OpenPassive>(&effect)) {
+    run(ftp::on_passive_result(state_, *p, data_.open_passive(local_, peer_)));
+  } else if (auto* t = std::get_if<fx::Transfer>(&effect)) {
+    transfer_ = *t;
+    transfer_started_ = Clock::now();
+    data_.start(root_.get(), state_.permissions, *t);
+    for (DataEvent e = data_.next_event(); e.kind != DataEvent::Kind::None;
+         e = data_.next_event()) {
+      on_data_event(e);
+    }
+  } else if (std::holds_alternative<fx::Abort>(effect)) {
+    data_.abort();
+    for (DataEvent e = data_.next_event(); e.kind != DataEvent::Kind::None;
+         e = data_.next_event()) {
+      on_data_event(e);
+    }
+  } else if (std::holds_alternative<fx::Close>(effect)) {
+    close_after_flush();
+  } else if (std::holds_alternative<fx::StartTls>(effect)) {
+    env_.log.error(who_, "bug: StartTls without TLS support");
+    close_after_flush();
   }
 }
 
-void ControlSession::reply(int code, std::string_view text) noexcept {
-  ftp::format(ftp::Reply{code, std::string(text)}, outbound_);
+void ControlSession::on_auth_reply(const auth::Reply& r) noexcept {
+  if (!auth_in_flight_) return;
+  auth_in_flight_ = false;
+  using R = ftp::AuthOutcome::Result;
+  if (r.result == auth::Result::Allowed) {
+    // The root is opened through the ring; login completes when it is open.
+    pending_login_ = r;
+    root_path_ = r.root;
+    io_uring_prep_openat(submit_.sqe(Op::RootOpen), AT_FDCWD, root_path_.c_str(),
+                         O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    return;
+  }
+  const R result = r.result == auth::Result::Throttled ? R::Throttled
+                   : r.result == auth::Result::Denied  ? R::Denied
+                                                       : R::Unavailable;
+  env_.log.info(who_, "login failed for user " + state_.user +
+                          (result == R::Throttled ? " (address throttled)" : ""));
+  ftp::Step step = ftp::on_auth_result(state_, policy_, {result, {}, 0});
+  if (result == R::Denied && r.retry_after_ms > 0) {
+    // Repeated guessing: the 530 is held back, and so are further commands.
+    delayed_step_ = std::move(step);
+    delayed_until_ = Clock::now() + std::chrono::milliseconds(r.retry_after_ms);
+    return;
+  }
+  run(std::move(step));
+}
+
+void ControlSession::on_root_opened(int res) noexcept {
+  const auth::Reply login = *pending_login_;
+  pending_login_.reset();
+  if (phase_ != Phase::Open) {
+    if (res >= 0) io_uring_prep_close(submit_.sqe(Op::RootClose), res);
+    return;
+  }
+  if (res < 0) {
+    env_.log.error(who_, "cannot open root directory " + login.root + " of user " + state_.user +
+                             ": " + std::strerror(-res));
+    run(ftp::on_auth_result(state_, policy_, {ftp::AuthOutcome::Result::Unavailable, {}, 0}));
+    return;
+  }
+  root_.reset(res);
+  env_.log.info(who_, "login ok: user " + state_.user);
+  run(ftp::on_auth_result(state_, policy_,
+                          {ftp::AuthOutcome::Result::Allowed, login.root, login.permissions}));
+  touch();
+}
+
+void ControlSession::on_data_event(const DataEvent& e) noexcept {
+  if (!transfer_) return;
+  if (e.kind == DataEvent::Kind::Starting) {
+    if (phase_ == Phase::Open) reply(ftp::transfer_starting(state_, *transfer_, e.size));
+    return;
+  }
+  const ftp::effect::Transfer t = *transfer_;
+  transfer_.reset();
+  const auto elapsed =
+      std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - transfer_started_);
+  const bool upload = t.kind == ftp::effect::TransferKind::Stor ||
+                      t.kind == ftp::effect::TransferKind::Appe ||
+                      t.kind == ftp::effect::TransferKind::Stou;
+  const bool listing = !upload && t.kind != ftp::effect::TransferKind::Retr;
+  const bool ok = e.outcome.result == ftp::TransferOutcome::Result::Done;
+  if (!listing) {
+    env_.xferlog.write(TransferRecord{elapsed.count(), peer_.ip(), e.outcome.bytes, t.vpath,
+                                      t.type == ftp::TransferType::Image, upload,
+                                      state_.is_anonymous(), state_.user, ok});
+  }
+  env_.log.info(who_, std::string(upload    ? "upload "
+                                  : listing ? "listing "
+                                            : "download ") +
+                          t.vpath + (ok ? " ok, " : " failed, ") + std::to_string(e.outcome.bytes) +
+                          " bytes");
+  ftp::Step step = ftp::on_transfer_result(state_, t, e.outcome);
+  if (phase_ == Phase::Open) run(std::move(step));
+  touch();
+}
+
+void ControlSession::reply(const ftp::Reply& r) noexcept {
+  ftp::format(r, outbound_);
   flush();
 }
 
 void ControlSession::flush() noexcept {
-  if (send_in_flight_ || phase_ == Phase::Closed || close_submitted_) return;
+  if (send_in_flight_ || phase_ != Phase::Open) return;
   if (sending_.size() == sent_) {
     if (outbound_.empty()) {
       if (close_requested_) begin_close("session ended");
@@ -146,9 +357,8 @@ void ControlSession::flush() noexcept {
     outbound_.clear();
     sent_ = 0;
   }
-  io_uring_sqe* sqe = env_.ring.sqe(tag(Op::ControlSend));
-  io_uring_prep_send(sqe, fd_.get(), sending_.data() + sent_, sending_.size() - sent_,
-                     MSG_NOSIGNAL);
+  io_uring_prep_send(submit_.sqe(Op::ControlSend), fd_.get(), sending_.data() + sent_,
+                     sending_.size() - sent_, MSG_NOSIGNAL);
   send_in_flight_ = true;
 }
 
@@ -159,7 +369,7 @@ void ControlSession::on_send(int res) noexcept {
     return;
   }
   sent_ += static_cast<std::size_t>(res);  // a short send resumes where it stopped
-  if (phase_ == Phase::Open) flush();
+  flush();
 }
 
 void ControlSession::close_after_flush() noexcept {
@@ -171,37 +381,50 @@ void ControlSession::begin_close(std::string_view reason) noexcept {
   if (phase_ != Phase::Open) return;
   phase_ = Phase::Closing;
   env_.log.info(who_, std::string("disconnected: ") + std::string(reason));
+  data_.abort();  // a transfer in progress ends; its fds close through the ring
   if (recv_armed_ || send_in_flight_) {
     // Every operation on the fd must complete before the fd is closed and the
     // slot freed: the kernel may still be writing into our buffers.
-    io_uring_sqe* sqe = env_.ring.sqe(io::kIgnoredTag);
-    io_uring_prep_cancel_fd(sqe, fd_.get(), IORING_ASYNC_CANCEL_ALL);
+    io_uring_prep_cancel_fd(submit_.untracked_sqe(), fd_.get(), IORING_ASYNC_CANCEL_ALL);
   }
+  if (root_) io_uring_prep_close(submit_.sqe(Op::RootClose), root_.release());
   maybe_finish_close();
 }
 
 void ControlSession::maybe_finish_close() noexcept {
-  if (phase_ != Phase::Closing || close_submitted_ || recv_armed_ || send_in_flight_) return;
-  io_uring_sqe* sqe = env_.ring.sqe(tag(Op::ControlClose));
-  io_uring_prep_close(sqe, fd_.release());
+  if (phase_ != Phase::Closing || close_submitted_ || submit_.in_flight() > 0) return;
+  io_uring_prep_close(submit_.sqe(Op::ControlClose), fd_.release());
   close_submitted_ = true;
 }
 
 void ControlSession::on_tick(Clock::time_point now) noexcept {
-  if (phase_ != Phase::Open || now < deadline_) return;
+  if (phase_ != Phase::Open) return;
+  if (delayed_step_ && now >= delayed_until_) {
+    ftp::Step step = std::move(*delayed_step_);
+    delayed_step_.reset();
+    run(std::move(step));
+    process_input();
+  }
+  for (DataEvent e = data_.on_tick(now); e.kind != DataEvent::Kind::None; e = data_.next_event()) {
+    on_data_event(e);
+  }
+  if (transfer_) return;  // a moving transfer keeps the control connection alive
+  if (now < deadline_) return;
   if (close_requested_) {
     begin_close("timed out while sending");  // the peer stopped reading
     return;
   }
-  reply(ftp::kReplyServiceNotAvailable, "Timeout, closing control connection.");
+  env_.log.info(who_, "idle timeout");
+  reply(ftp::Reply{ftp::kReplyServiceNotAvailable, "Timeout, closing control connection."});
   close_after_flush();
-  // Give the 421 a grace period, then close regardless.
-  deadline_ = now + std::chrono::seconds(5);
+  deadline_ = now + std::chrono::seconds(5);  // a grace period for the 421
 }
 
 void ControlSession::shut_down(std::string_view reason) noexcept {
   if (phase_ != Phase::Open) return;
-  if (!close_requested_) reply(ftp::kReplyServiceNotAvailable, reason);
+  if (!close_requested_) {
+    reply(ftp::Reply{ftp::kReplyServiceNotAvailable, std::string(reason)});
+  }
   close_after_flush();
   deadline_ = Clock::now() + std::chrono::seconds(2);
 }

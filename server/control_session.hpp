@@ -1,15 +1,20 @@
-// One FTP control connection inside a worker: the transport half.
+// One FTP control connection inside a worker.
 //
-// Owns the socket, the line splitter and the outbound reply buffer; turns
-// receive completions into lines for the protocol interpreter and the
-// interpreter's replies into sends. Lifetime: created by the Worker on accept,
-// destroyed by the Worker only after is_finished() (every operation it put on
-// the ring has completed and its fd is closed through the ring). It holds
-// references to the worker's ring, buffers and log, which outlive it.
+// Owns the socket, the line splitter, the outbound reply buffer, the session's
+// root directory fd, and the two helpers that carry out the interpreter's
+// effects: FsJob (filesystem) and DataChannel (data connections, transfers).
+// The protocol decisions live in the pure interpreter (ftp/interpreter.hpp);
+// this class only moves bytes and effects.
+//
+// Lifetime: created by the Worker on accept, destroyed by the Worker only
+// after is_finished(): every operation it put on the ring has completed and
+// every fd it owned is closed through the ring. It holds references to the
+// worker's ring, buffers, ports, auth link and log, which outlive it.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "config/config.hpp"
@@ -18,9 +23,14 @@
 #include "io/ring.hpp"
 #include "io/socket.hpp"
 #include "io/unique_fd.hpp"
+#include "server/auth_link.hpp"
+#include "server/data_channel.hpp"
+#include "server/fs_job.hpp"
+#include "server/ftp/interpreter.hpp"
 #include "server/ftp/line_splitter.hpp"
 #include "server/log.hpp"
 #include "server/ops.hpp"
+#include "server/transfer_log.hpp"
 
 namespace ringftpd::server {
 
@@ -29,6 +39,9 @@ struct SessionEnv {
   io::BufferRing& recv_buffers;
   Log& log;
   config::Snapshot config;
+  PassivePorts& passive_ports;
+  AuthLink& auth;
+  TransferLog& xferlog;
 };
 
 class ControlSession {
@@ -41,14 +54,17 @@ class ControlSession {
   // Sends the banner and starts receiving.
   void start() noexcept;
   void on_completion(Op op, int res, std::uint32_t flags) noexcept;
+  // The auth service answered this session's request.
+  void on_auth_reply(const auth::Reply& reply) noexcept;
 
-  // Called once a second by the worker; closes the session past its deadline.
+  // Called once a second by the worker; enforces timeouts and login delays.
   void on_tick(Clock::time_point now) noexcept;
   // Server shutdown: a last 421, then close.
   void shut_down(std::string_view reason) noexcept;
 
   [[nodiscard]] bool is_finished() const noexcept { return phase_ == Phase::Closed; }
   [[nodiscard]] const io::SocketAddress& peer() const noexcept { return peer_; }
+  [[nodiscard]] io::OpTag tag() const noexcept { return tag_; }
 
  private:
   enum class Phase { Open, Closing, Closed };
@@ -56,24 +72,44 @@ class ControlSession {
   void arm_recv() noexcept;
   void on_recv(int res, std::uint32_t flags) noexcept;
   void on_send(int res) noexcept;
-  void drain_lines() noexcept;
+  void process_input() noexcept;
   void handle_line(std::string_view line) noexcept;
-  void reply(int code, std::string_view text) noexcept;
+  void run(ftp::Step step) noexcept;
+  void carry_out(ftp::Effect effect) noexcept;
+  void on_root_opened(int res) noexcept;
+  void on_data_event(const DataEvent& e) noexcept;
+  [[nodiscard]] bool is_busy() const noexcept;
+  void reply(const ftp::Reply& r) noexcept;
   void flush() noexcept;
   void close_after_flush() noexcept;
   void begin_close(std::string_view reason) noexcept;
   void maybe_finish_close() noexcept;
   void touch() noexcept;
-  [[nodiscard]] std::uint64_t tag(Op op) const noexcept;
 
   SessionEnv env_;
   io::OpTag tag_;
+  OpSubmitter submit_;
   io::UniqueFd fd_;
   io::SocketAddress peer_;
   io::SocketAddress local_;
   std::string who_;  // "127.0.0.1:5000" for log lines
 
+  ftp::Policy policy_;
+  ftp::SessionState state_;
+  FsJob fs_job_;
+  DataChannel data_;
+  std::optional<ftp::effect::Transfer> transfer_;  // the one in progress
+  Clock::time_point transfer_started_{};
+  io::UniqueFd root_;                         // the user's root directory (O_PATH)
+  std::string root_path_;                     // for the root open submission
+  std::optional<auth::Reply> pending_login_;  // allowed, root being opened
+  bool auth_in_flight_ = false;
+  std::vector<std::byte> auth_buffer_;     // a request being sent; wiped after
+  std::optional<ftp::Step> delayed_step_;  // a failed-login reply held back
+  Clock::time_point delayed_until_{};
+
   ftp::LineSplitter splitter_;
+  std::string input_;     // received, not yet fed to the splitter (while busy)
   std::string outbound_;  // replies queued behind the send in flight
   std::string sending_;   // bytes the kernel is sending; stable until completion
   std::size_t sent_ = 0;

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "server/auth/auth_service.hpp"
+#include "server/auth/user_table.hpp"
 #include "server/cli.hpp"
 #include "server/embedded_default.hpp"
 #include "server/log.hpp"
@@ -84,7 +86,19 @@ int serve(config::Snapshot cfg, const server::EmbeddedAccount* account) {
                                          tls::fingerprint_sha256(creds.cert_chain_pem()))
               << std::flush;
   }
-  server::Worker worker(cfg, std::move(listeners), log);
+  // Password checks run on the auth service's threads, never on the loop.
+  // (The master/worker issue moves the service into its own process.)
+  std::vector<config::User> users;
+  if (account != nullptr) {
+    users.push_back(account->user);
+  } else if (!cfg->users.file.empty()) {
+    users = config::load_users_file(cfg->users.file);
+  }
+  server::auth::AuthServiceOptions auth_options;
+  auth_options.log = [&log](std::string_view line) { log.info("authd", line); };
+  server::auth::AuthService auth(server::auth::UserTable(std::move(users), cfg->users), cfg->limits,
+                                 std::move(auth_options));
+  server::Worker worker(cfg, std::move(listeners), auth.add_client(), log);
   return worker.run();
 }
 

@@ -3,6 +3,9 @@
 
 #include <cstdint>
 
+#include "io/op_tag.hpp"
+#include "io/ring.hpp"
+
 namespace ringftpd::server {
 
 enum class Op : std::uint8_t {
@@ -10,12 +13,65 @@ enum class Op : std::uint8_t {
   Accept = 1,  // multishot accept on listener `generation` (index)
   Signal,      // read of the signalfd
   Tick,        // the once-a-second timer that enforces timeouts
-  // Per control session.
-  ControlRecv,  // multishot receive into the provided buffer ring
+  AuthRecv,    // replies from the auth service
+  AuthSend,    // a request to the auth service (slot = the asking session)
+  // Control connection.
+  ControlRecv = 16,
   ControlSend,
   ControlClose,
+  RootOpen,
+  RootClose,
+  // Filesystem effects (FsJob).
+  FsOpen = 32,
+  FsAct,
+  FsClose,
+  // Data connections and transfers (DataChannel).
+  DataAccept = 48,
+  DataConnect,
+  DataSend,
+  DataRecv,
+  DataClose,
+  ListenClose,
+  FileOpen,
+  FileRead,
+  FileWrite,
+  FileClose,
+  SpliceIn,   // file -> pipe, or socket -> pipe
+  SpliceOut,  // pipe -> socket, or pipe -> file
+  PipeClose,
+  FileRename,
+  FileUnlink,
+  FileStat,
 };
 
 inline constexpr std::uint32_t kWorkerSlot = 0xFFFFFFFF;
+
+// A session's door to the ring: every submission is tagged with the session's
+// slot and generation and counted, so the session knows when nothing of its
+// own is left in flight and its memory may be freed.
+class OpSubmitter {
+ public:
+  OpSubmitter(io::Ring& ring, io::OpTag base) : ring_(ring), base_(base) {}
+
+  [[nodiscard]] io_uring_sqe* sqe(Op op) {
+    io::OpTag t = base_;
+    t.op = static_cast<std::uint8_t>(op);
+    ++in_flight_;
+    return ring_.sqe(t.pack());
+  }
+  // A submission whose completion nobody waits for (cancels).
+  [[nodiscard]] io_uring_sqe* untracked_sqe() { return ring_.sqe(io::kIgnoredTag); }
+  // Call for every completion, with the CQE's flags.
+  void completed(std::uint32_t cqe_flags) {
+    if (!(cqe_flags & IORING_CQE_F_MORE)) --in_flight_;
+  }
+  [[nodiscard]] unsigned in_flight() const noexcept { return in_flight_; }
+  [[nodiscard]] io::Ring& ring() noexcept { return ring_; }
+
+ private:
+  io::Ring& ring_;
+  io::OpTag base_;
+  unsigned in_flight_ = 0;
+};
 
 }  // namespace ringftpd::server

@@ -37,13 +37,17 @@ std::uint64_t worker_tag(Op op, std::uint32_t index = 0) {
 
 }  // namespace
 
-Worker::Worker(config::Snapshot config, std::vector<ListenSocket> listeners, Log& log)
+Worker::Worker(config::Snapshot config, std::vector<ListenSocket> listeners, io::UniqueFd auth_fd,
+               Log& log)
     : config_(std::move(config)),
       log_(log),
       listeners_(std::move(listeners)),
       signal_fd_(make_signal_fd()),
+      auth_(ring_, std::move(auth_fd)),
       ring_(kRingEntries),
       recv_buffers_(ring_.raw(), kControlBufferGroup, kControlBuffers, kControlBufferBytes),
+      passive_ports_(config_->passive.ports),
+      xferlog_(config_->log.xferlog),
       sessions_(config_->limits.max_sessions) {
   tick_interval_.tv_sec = 1;
 }
@@ -67,6 +71,7 @@ int Worker::run() {
   for (std::uint32_t i = 0; i < listeners_.size(); ++i) arm_accept(i);
   arm_signal_read();
   arm_tick();
+  auth_.arm_recv();
   while (!(stopping_ && sessions_.size() == 0)) {
     const int rc = ring_.submit_and_wait(-1);
     if (rc < 0 && rc != -EINTR && rc != -ETIME) {
@@ -94,6 +99,9 @@ void Worker::dispatch(std::uint64_t user_data, int res, std::uint32_t flags) noe
         return;
       case Op::Tick:
         on_tick();
+        return;
+      case Op::AuthRecv:
+        on_auth_reply(res);
         return;
       default:
         log_.error("worker", "bug: unknown worker operation");
@@ -142,9 +150,9 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
   }
   ++per_address;
   const auto [slot, generation] = sessions_.reserve();
-  auto session = std::make_unique<ControlSession>(SessionEnv{ring_, recv_buffers_, log_, config_},
-                                                  io::OpTag{slot, generation, 0}, std::move(fd),
-                                                  *peer, *local);
+  auto session = std::make_unique<ControlSession>(
+      SessionEnv{ring_, recv_buffers_, log_, config_, passive_ports_, auth_, xferlog_},
+      io::OpTag{slot, generation, 0}, std::move(fd), *peer, *local);
   ControlSession& s = *session;
   sessions_.install(slot, std::move(session));
   s.start();
@@ -155,6 +163,28 @@ void Worker::reject(io::UniqueFd fd, std::string_view why) noexcept {
   // block, and a refused client should hear why.
   [[maybe_unused]] const ssize_t n =
       ::send(fd.get(), why.data(), why.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+void Worker::on_auth_reply(int res) noexcept {
+  if (res == -ECANCELED) return;
+  if (const auto reply = auth_.on_recv(res)) {
+    // request_id is the asking session's tag: a reply for a session that has
+    // gone finds no one, like any late completion.
+    const io::OpTag tag = io::OpTag::unpack(reply->request_id);
+    if (ControlSession* s = sessions_.find(tag.slot, tag.generation)) {
+      s->on_auth_reply(*reply);
+      release_if_finished(tag.slot, *s);
+    } else {
+      ++late_completions_;
+    }
+  } else if (res <= 0) {
+    log_.error("worker", "auth service connection lost: " +
+                             std::string(res == 0 ? "closed" : std::strerror(-res)));
+    if (res == 0) return;  // no point re-arming a closed socket
+  } else {
+    log_.error("worker", "malformed reply from the auth service");
+  }
+  auth_.arm_recv();
 }
 
 void Worker::on_signal(int res) noexcept {

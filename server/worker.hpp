@@ -18,9 +18,12 @@
 #include "io/buffer_ring.hpp"
 #include "io/ring.hpp"
 #include "io/unique_fd.hpp"
+#include "server/auth_link.hpp"
 #include "server/control_session.hpp"
+#include "server/data_channel.hpp"
 #include "server/log.hpp"
 #include "server/session_table.hpp"
+#include "server/transfer_log.hpp"
 
 namespace ringftpd::server {
 
@@ -33,7 +36,9 @@ class Worker {
  public:
   // Blocks SIGTERM, SIGINT and SIGHUP for the calling thread and reads them
   // through a signalfd on the ring instead. Throws on ring set-up failure.
-  Worker(config::Snapshot config, std::vector<ListenSocket> listeners, Log& log);
+  // auth_fd: this worker's end of the auth service's socket.
+  Worker(config::Snapshot config, std::vector<ListenSocket> listeners, io::UniqueFd auth_fd,
+         Log& log);
 
   // Runs until SIGTERM or SIGINT and every session has closed. Returns the
   // process exit status.
@@ -46,6 +51,7 @@ class Worker {
   void dispatch(std::uint64_t user_data, int res, std::uint32_t flags) noexcept;
   void on_accept(std::uint32_t index, int res, std::uint32_t flags) noexcept;
   void on_signal(int res) noexcept;
+  void on_auth_reply(int res) noexcept;
   void on_tick() noexcept;
   void reject(io::UniqueFd fd, std::string_view why) noexcept;
   void release_if_finished(std::uint32_t slot, ControlSession& s) noexcept;
@@ -58,8 +64,12 @@ class Worker {
   // Declared before the ring so it is destroyed after the ring has drained.
   signalfd_siginfo signal_info_{};
   __kernel_timespec tick_interval_{};
+  // The kernel writes into auth_'s receive buffer: it must outlive the ring.
+  AuthLink auth_;
   io::Ring ring_;
   io::BufferRing recv_buffers_;
+  PassivePorts passive_ports_;
+  TransferLog xferlog_;
   SessionTable<ControlSession> sessions_;
   std::unordered_map<std::string, std::uint32_t> sessions_per_address_;
   std::uint64_t late_completions_ = 0;

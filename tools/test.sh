@@ -4,7 +4,7 @@
 #
 # Usage: tools/test.sh [--build-dir DIR] [--sanitize] [--compiler gcc|clang] [--unit-only]
 #   --sanitize   AddressSanitizer + UndefinedBehaviorSanitizer build
-#   --unit-only  run only the unit tests (label "unit")
+#   --unit-only  run only the unit tests and the bounded fuzz runs (labels unit, fuzz)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$repo/build"
@@ -16,7 +16,7 @@ while [ $# -gt 0 ]; do
     --build-dir) build="$2"; shift 2 ;;
     --sanitize) sanitize=ON; shift ;;
     --compiler) compiler="$2"; shift 2 ;;
-    --unit-only) ctest_args+=(-L unit); shift ;;
+    --unit-only) ctest_args+=(-L 'unit|fuzz'); shift ;;
     *) echo "usage: tools/test.sh [--build-dir DIR] [--sanitize] [--compiler gcc|clang] [--unit-only]" >&2
        exit 2 ;;
   esac

@@ -96,11 +96,11 @@ class LineSplitter {
   void compact();
 
   std::size_t max_line_bytes_;
-  std::string buffer_;          // bytes [start_, size) are not yet returned
-  std::size_t start_ = 0;       // where the next line begins
-  std::size_t scanned_ = 0;     // bytes [start_, scanned_) hold no LF
+  std::string buffer_;       // bytes [start_, size) are not yet returned
+  std::size_t start_ = 0;    // where the next line begins
+  std::size_t scanned_ = 0;  // bytes [start_, scanned_) hold no LF
   TelnetState telnet_ = TelnetState::Data;
-  bool discarding_ = false;     // dropping the rest of a too-long line up to its LF
+  bool discarding_ = false;  // dropping the rest of a too-long line up to its LF
 };
 
 }  // namespace ringftpd::server::ftp

@@ -1,0 +1,576 @@
+#include "server/data_channel.hpp"
+
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "server/fs/confined.hpp"
+
+namespace ringftpd::server {
+namespace {
+
+using ftp::effect::TransferKind;
+using Result = ftp::TransferOutcome::Result;
+
+constexpr int kPipeBytes = 1 << 20;            // one splice moves up to this much
+constexpr std::size_t kBufferBytes = 1 << 16;  // ASCII and listing chunks
+constexpr std::size_t kListBatch = 256;        // entries formatted per send
+constexpr unsigned kPassiveBindAttempts = 64;
+
+std::string random_suffix() {
+  unsigned char b[6];
+  if (getrandom(b, sizeof b, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof b)) {
+    const auto t = static_cast<unsigned long>(std::time(nullptr));
+    std::memcpy(b, &t, sizeof b);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : b) {
+    s.push_back(kHex[c >> 4]);
+    s.push_back(kHex[c & 15]);
+  }
+  return s;
+}
+
+Result storage_result(int error) {
+  return (error == ENOSPC || error == EDQUOT || error == EFBIG) ? Result::StorageFull
+                                                                : Result::LocalError;
+}
+
+}  // namespace
+
+bool DataChannel::has_open_fds() const noexcept {
+  return listen_fd_ >= 0 || data_fd_ >= 0 || file_fd_ >= 0 || parent_fd_ >= 0 || pipe_[0] >= 0 ||
+         pipe_[1] >= 0;
+}
+
+bool DataChannel::is_upload() const noexcept {
+  return transfer_ &&
+         (transfer_->kind == TransferKind::Stor || transfer_->kind == TransferKind::Appe ||
+          transfer_->kind == TransferKind::Stou);
+}
+
+bool DataChannel::is_listing() const noexcept {
+  return transfer_ &&
+         (transfer_->kind == TransferKind::List || transfer_->kind == TransferKind::Nlst ||
+          transfer_->kind == TransferKind::Mlsd);
+}
+
+void DataChannel::close_fd(int& fd, Op op) {
+  if (fd < 0) return;
+  io_uring_prep_close(sqe(op), fd);
+  fd = -1;
+}
+
+void DataChannel::release_idle() {
+  if (transfer_) return;
+  if (accept_armed_) {
+    io_uring_prep_cancel_fd(submit_.untracked_sqe(), listen_fd_, 0);
+  }
+  if (!accept_armed_) close_fd(listen_fd_, Op::ListenClose);
+  close_fd(data_fd_, Op::DataClose);
+  active_target_.reset();
+}
+
+// ---------------------------------------------------------------- set-up
+
+ftp::PassiveOutcome DataChannel::open_passive(const io::SocketAddress& control_local,
+                                              const io::SocketAddress& control_peer) {
+  release_idle();
+  control_peer_ = control_peer;
+  ftp::PassiveOutcome out;
+  // bind/listen on a fresh socket never block; they run once per PASV.
+  io::UniqueFd fd(::socket(control_local.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return {errno, {}, 0};
+  const unsigned attempts = std::min<unsigned>(kPassiveBindAttempts, ports_.size());
+  int err = EADDRINUSE;
+  for (unsigned i = 0; i < attempts; ++i) {
+    io::SocketAddress a = control_local;
+    const std::uint16_t port = ports_.next();
+    if (a.family() == AF_INET) {
+      reinterpret_cast<sockaddr_in*>(&a.storage)->sin_port = htons(port);
+    } else {
+      reinterpret_cast<sockaddr_in6*>(&a.storage)->sin6_port = htons(port);
+    }
+    if (::bind(fd.get(), a.get(), a.length) == 0) {
+      err = 0;
+      out.port = port;
+      break;
+    }
+    err = errno;
+    if (err != EADDRINUSE) break;
+  }
+  if (err != 0 || ::listen(fd.get(), 4) != 0) {
+    log_.warn(who_, std::string("passive port: ") + std::strerror(err ? err : errno));
+    return {err ? err : errno, {}, 0};
+  }
+  // PASV advertises an IPv4 address: the configured public one, else ours.
+  const std::string& public_ip = cfg_.passive.public_address;
+  const auto adv = public_ip.empty() ? control_local : io::SocketAddress::parse(public_ip, 0);
+  if (adv && adv->family() == AF_INET) {
+    std::memcpy(out.address.data(), &reinterpret_cast<const sockaddr_in*>(&adv->storage)->sin_addr,
+                4);
+  }
+  listen_fd_ = fd.release();
+  active_target_.reset();
+  arm_accept();
+  return out;
+}
+
+void DataChannel::set_active(const io::SocketAddress& target) {
+  release_idle();
+  active_target_ = target;
+}
+
+void DataChannel::arm_accept() {
+  io_uring_prep_accept(sqe(Op::DataAccept), listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  accept_armed_ = true;
+}
+
+void DataChannel::on_accept(int res) {
+  accept_armed_ = false;
+  if (res < 0) {
+    if (res == -ECANCELED) {
+      if (!transfer_ || stage_ == Stage::Finishing) close_fd(listen_fd_, Op::ListenClose);
+      return;
+    }
+    if (transfer_) fail(Result::NoConnection, -res);
+    return;
+  }
+  const auto peer = io::peer_address(res);
+  if (!peer || !peer->same_host(control_peer_)) {
+    // RFC 2577 port stealing: only the control connection's peer may connect.
+    log_.warn(who_, "refused a data connection from " + (peer ? peer->to_string() : "?") +
+                        ": not the control connection's address");
+    io_uring_prep_close(sqe(Op::DataClose), res);
+    if (listen_fd_ >= 0 && stage_ != Stage::Finishing) arm_accept();
+    return;
+  }
+  data_fd_ = res;
+  close_fd(listen_fd_, Op::ListenClose);  // one connection per PASV
+  if (stage_ == Stage::Waiting) begin_pump();
+}
+
+// ---------------------------------------------------------------- transfers
+
+void DataChannel::start(int root_fd, std::uint8_t permissions, const ftp::effect::Transfer& t) {
+  transfer_ = t;
+  root_fd_ = root_fd;
+  permissions_ = permissions;
+  bytes_ = 0;
+  eof_ = false;
+  finishing_ok_ = false;
+  outcome_ = {};
+  event_.reset();
+  buffer_.clear();
+  buffer_sent_ = 0;
+  in_pipe_ = 0;
+  file_offset_ = t.offset;
+  last_progress_ = Clock::now();
+  stage_ = Stage::Opening;
+  open_target();
+}
+
+void DataChannel::open_target() {
+  const ftp::effect::Transfer& t = *transfer_;
+  if (is_upload()) {
+    // Open the target's directory confined to the root; the file itself is
+    // then created inside it by name, so no path walk escapes.
+    const auto slash = t.rel.rfind('/');
+    if (t.kind == TransferKind::Stou) {
+      path_ = t.rel;
+      base_ = "stou." + random_suffix();
+    } else {
+      path_ = slash == std::string::npos ? "." : t.rel.substr(0, slash);
+      base_ = slash == std::string::npos ? t.rel : t.rel.substr(slash + 1);
+    }
+    if (base_ == ".") return fail(Result::FileError, EISDIR);
+    how_ = fs::open_how_for(O_PATH | O_DIRECTORY | O_CLOEXEC);
+  } else if (is_listing()) {
+    path_ = t.rel;
+    how_ = fs::open_how_for(O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  } else {
+    path_ = t.rel;
+    // O_NONBLOCK: opening a FIFO planted in the tree must not hang; anything
+    // but a regular file is refused after the open.
+    how_ = fs::open_how_for(O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  }
+  io_uring_prep_openat2(sqe(Op::FileOpen), root_fd_, path_.c_str(), &how_);
+}
+
+void DataChannel::on_file_opened(int res) {
+  if (res < 0) return fail(Result::FileError, -res);
+  if (stage_ != Stage::Opening) {  // aborted meanwhile
+    io_uring_prep_close(sqe(Op::FileClose), res);
+    return;
+  }
+  if (is_upload() && parent_fd_ < 0) {
+    parent_fd_ = res;
+    const ftp::effect::Transfer& t = *transfer_;
+    int flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW;
+    const char* name = base_.c_str();
+    if (t.kind == TransferKind::Appe) {
+      flags |= O_CREAT | O_APPEND;
+    } else if (t.kind == TransferKind::Stou) {
+      flags |= O_CREAT | O_EXCL;
+    } else if (t.offset > 0) {
+      flags |= O_CREAT;  // REST + STOR: continue the existing file in place
+    } else if (cfg_.transfer.atomic_uploads) {
+      temp_name_ = "." + base_ + ".ringftpd-" + random_suffix();
+      name = temp_name_.c_str();
+      flags |= O_CREAT | O_EXCL;
+    } else {
+      flags |= O_CREAT | O_TRUNC;
+    }
+    io_uring_prep_openat(sqe(Op::FileOpen), parent_fd_, name, flags, 0644);
+    return;
+  }
+  file_fd_ = res;
+  if (is_listing()) {
+    list_format_ = transfer_->kind == TransferKind::Nlst   ? fs::ListFormat::Nlst
+                   : transfer_->kind == TransferKind::Mlsd ? fs::ListFormat::Mlsd
+                                                           : fs::ListFormat::List;
+    lister_.emplace(
+        io::UniqueFd(file_fd_),
+        fs::ListerOptions{permissions_, static_cast<std::int64_t>(std::time(nullptr)), false});
+    file_fd_ = -1;  // the lister owns the directory fd now
+    event_ = DataEvent{DataEvent::Kind::Starting, std::nullopt, {}};
+    connect_if_needed();
+    return;
+  }
+  io_uring_prep_statx(sqe(Op::FileStat), file_fd_, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx_);
+}
+
+void DataChannel::on_file_stat(int res) {
+  if (res < 0) return fail(Result::FileError, -res);
+  if (stage_ != Stage::Opening) return;
+  if (S_ISDIR(stx_.stx_mode)) return fail(Result::FileError, EISDIR);
+  if (!is_upload()) {
+    if (!S_ISREG(stx_.stx_mode)) return fail(Result::FileError, EACCES);
+    if (file_offset_ > stx_.stx_size) return fail(Result::FileError, EINVAL);
+    remaining_ = stx_.stx_size - file_offset_;
+    event_ = DataEvent{DataEvent::Kind::Starting, stx_.stx_size, {}};
+  } else {
+    if (transfer_->kind == TransferKind::Appe) file_offset_ = stx_.stx_size;
+    event_ = DataEvent{DataEvent::Kind::Starting, std::nullopt, {}};
+  }
+  connect_if_needed();
+}
+
+void DataChannel::connect_if_needed() {
+  stage_ = Stage::Waiting;
+  if (data_fd_ >= 0) return begin_pump();
+  if (active_target_) {
+    data_fd_ = ::socket(active_target_->family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (data_fd_ < 0) return fail(Result::NoConnection, errno);
+    connecting_ = true;
+    io_uring_prep_connect(sqe(Op::DataConnect), data_fd_, active_target_->get(),
+                          active_target_->length);
+    return;
+  }
+  if (listen_fd_ < 0) fail(Result::NoConnection, ENOTCONN);
+  // else: the accept armed at PASV time completes the wait.
+}
+
+void DataChannel::begin_pump() {
+  stage_ = Stage::Pumping;
+  last_progress_ = Clock::now();
+  const bool binary = transfer_->type == ftp::TransferType::Image;
+  if (!is_listing() && binary) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return fail(Result::LocalError, errno);
+    pipe_[0] = p[0];
+    pipe_[1] = p[1];
+    (void)fcntl(pipe_[1], F_SETPIPE_SZ, kPipeBytes);  // a smaller pipe only means more splices
+  }
+  pump();
+}
+
+// One step of the byte mover. Exactly one pump operation is in flight at a
+// time, so progress is a simple chain of completions.
+void DataChannel::pump() {
+  const bool binary = transfer_->type == ftp::TransferType::Image;
+  if (is_listing()) {
+    if (buffer_sent_ < buffer_.size()) {
+      io_uring_prep_send(sqe(Op::DataSend), data_fd_, buffer_.data() + buffer_sent_,
+                         buffer_.size() - buffer_sent_, MSG_NOSIGNAL);
+      return;
+    }
+    if (eof_) return finish_ok();
+    return fill_listing();
+  }
+  if (!is_upload()) {  // RETR
+    if (binary) {
+      if (in_pipe_ > 0) {
+        io_uring_prep_splice(sqe(Op::SpliceOut), pipe_[0], -1, data_fd_, -1,
+                             static_cast<unsigned>(in_pipe_), SPLICE_F_MOVE);
+        return;
+      }
+      if (remaining_ == 0) return finish_ok();
+      const auto n = static_cast<unsigned>(std::min<std::uint64_t>(remaining_, kPipeBytes));
+      io_uring_prep_splice(sqe(Op::SpliceIn), file_fd_, static_cast<std::int64_t>(file_offset_),
+                           pipe_[1], -1, n, SPLICE_F_MOVE);
+      return;
+    }
+    if (buffer_sent_ < buffer_.size()) {
+      io_uring_prep_send(sqe(Op::DataSend), data_fd_, buffer_.data() + buffer_sent_,
+                         buffer_.size() - buffer_sent_, MSG_NOSIGNAL);
+      return;
+    }
+    if (remaining_ == 0) return finish_ok();
+    read_buffer_.resize(
+        static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, kBufferBytes)));
+    io_uring_prep_read(sqe(Op::FileRead), file_fd_, read_buffer_.data(),
+                       static_cast<unsigned>(read_buffer_.size()), file_offset_);
+    return;
+  }
+  // Uploads.
+  const bool append = transfer_->kind == TransferKind::Appe;
+  if (binary) {
+    if (in_pipe_ > 0) {
+      io_uring_prep_splice(sqe(Op::SpliceOut), pipe_[0], -1, file_fd_,
+                           append ? -1 : static_cast<std::int64_t>(file_offset_),
+                           static_cast<unsigned>(in_pipe_), SPLICE_F_MOVE);
+      return;
+    }
+    if (eof_) return finish_ok();
+    io_uring_prep_splice(sqe(Op::SpliceIn), data_fd_, -1, pipe_[1], -1, kPipeBytes, SPLICE_F_MOVE);
+    return;
+  }
+  if (buffer_sent_ < buffer_.size()) {
+    io_uring_prep_write(sqe(Op::FileWrite), file_fd_, buffer_.data() + buffer_sent_,
+                        static_cast<unsigned>(buffer_.size() - buffer_sent_),
+                        append ? static_cast<std::uint64_t>(-1) : file_offset_);
+    return;
+  }
+  if (eof_) return finish_ok();
+  read_buffer_.resize(kBufferBytes);
+  io_uring_prep_recv(sqe(Op::DataRecv), data_fd_, read_buffer_.data(), read_buffer_.size(), 0);
+}
+
+void DataChannel::fill_listing() {
+  buffer_.clear();
+  buffer_sent_ = 0;
+  // Bounded work per loop turn: a huge directory never stalls other sessions.
+  eof_ = !lister_->fill(buffer_, kListBatch, list_format_);
+  if (buffer_.empty() && eof_) return finish_ok();
+  pump();
+}
+
+void DataChannel::convert_ascii_out(std::size_t n) {
+  buffer_.clear();
+  buffer_sent_ = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (read_buffer_[i] == '\n') buffer_.push_back('\r');
+    buffer_.push_back(read_buffer_[i]);
+  }
+}
+
+void DataChannel::on_pump(Op op, int res) {
+  if (stage_ != Stage::Pumping) return;
+  if (res < 0) {
+    const int err = -res;
+    if (op == Op::FileWrite || (op == Op::SpliceOut && is_upload())) {
+      return fail(storage_result(err), err);
+    }
+    if (op == Op::FileRead || (op == Op::SpliceIn && !is_upload())) {
+      return fail(Result::LocalError, err);
+    }
+    return fail(Result::ConnectionLost, err);
+  }
+  last_progress_ = Clock::now();
+  const auto n = static_cast<std::size_t>(res);
+  switch (op) {
+    case Op::SpliceIn:
+      if (n == 0) {
+        if (is_upload()) {
+          eof_ = true;
+        } else {
+          return fail(Result::LocalError, EIO);  // the file shrank under us
+        }
+      }
+      in_pipe_ += n;
+      if (!is_upload()) {
+        file_offset_ += n;
+        remaining_ -= std::min<std::uint64_t>(remaining_, n);
+      }
+      break;
+    case Op::SpliceOut:
+      if (n == 0) return fail(is_upload() ? Result::LocalError : Result::ConnectionLost, EPIPE);
+      in_pipe_ -= n;
+      bytes_ += n;
+      if (is_upload()) file_offset_ += n;
+      break;
+    case Op::DataSend:
+      buffer_sent_ += n;
+      if (is_listing()) bytes_ += n;  // RETR counts file bytes at read time
+      break;
+    case Op::FileRead:
+      if (n == 0) return fail(Result::LocalError, EIO);
+      file_offset_ += n;
+      remaining_ -= std::min<std::uint64_t>(remaining_, n);
+      bytes_ += n;
+      convert_ascii_out(n);
+      break;
+    case Op::DataRecv: {
+      if (n == 0) {
+        eof_ = true;
+        break;
+      }
+      // ASCII upload: CRLF -> LF. A CR at the end of a chunk is kept back
+      // until the next byte tells whether it starts a CRLF.
+      std::string kept = buffer_.size() == 1 && buffer_[0] == '\r' ? "\r" : "";
+      buffer_.clear();
+      buffer_sent_ = 0;
+      std::string_view in(read_buffer_.data(), n);
+      std::string joined = kept + std::string(in);
+      for (std::size_t i = 0; i < joined.size(); ++i) {
+        if (joined[i] == '\r' && i + 1 < joined.size() && joined[i + 1] == '\n') continue;
+        buffer_.push_back(joined[i]);
+      }
+      bytes_ += n;
+      break;
+    }
+    case Op::FileWrite:
+      buffer_sent_ += n;
+      file_offset_ += n;
+      break;
+    default:
+      break;
+  }
+  pump();
+}
+
+// ---------------------------------------------------------------- endings
+
+void DataChannel::finish_ok() {
+  if (is_upload() && !temp_name_.empty()) {
+    // The upload is complete: only now does it replace the target.
+    stage_ = Stage::Finishing;
+    finishing_ok_ = true;
+    io_uring_prep_renameat(sqe(Op::FileRename), parent_fd_, temp_name_.c_str(), parent_fd_,
+                           base_.c_str(), 0);
+    return;
+  }
+  outcome_ = {Result::Done, 0, bytes_, transfer_->kind == TransferKind::Stou ? base_ : ""};
+  stage_ = Stage::Finishing;
+  close_all();
+}
+
+void DataChannel::fail(Result r, int error) {
+  if (stage_ == Stage::Finishing || !transfer_) return;
+  outcome_ = {r, error, bytes_, {}};
+  stage_ = Stage::Finishing;
+  if (is_upload() && !temp_name_.empty() && parent_fd_ >= 0) {
+    // Drop the partial temporary file; the previous target stays untouched.
+    io_uring_prep_unlinkat(sqe(Op::FileUnlink), parent_fd_, temp_name_.c_str(), 0);
+  }
+  close_all();
+}
+
+void DataChannel::abort() {
+  if (!transfer_) {
+    release_idle();
+    return;
+  }
+  fail(Result::Aborted, ECANCELED);
+}
+
+void DataChannel::close_all() {
+  // Cancel whatever is in flight on our fds; completions then drain.
+  for (int fd : {data_fd_, file_fd_, pipe_[0], pipe_[1], listen_fd_}) {
+    if (fd >= 0) io_uring_prep_cancel_fd(submit_.untracked_sqe(), fd, IORING_ASYNC_CANCEL_ALL);
+  }
+  lister_.reset();
+  if (!accept_armed_) close_fd(listen_fd_, Op::ListenClose);
+  if (!connecting_) close_fd(data_fd_, Op::DataClose);
+  close_fd(file_fd_, Op::FileClose);
+  close_fd(pipe_[0], Op::PipeClose);
+  close_fd(pipe_[1], Op::PipeClose);
+  if (pending_ == 0 || (pending_ > 0 && !has_open_fds())) {
+    // parent_fd_ may still be needed by an unlink in flight; closed last.
+  }
+}
+
+DataEvent DataChannel::next_event() {
+  if (event_) {
+    DataEvent e = *event_;
+    event_.reset();
+    return e;
+  }
+  if (stage_ == Stage::Finishing && transfer_) {
+    // parent_fd_ is closed last, after a rename or unlink that used it.
+    if (parent_fd_ >= 0 && pending_ == 0) close_fd(parent_fd_, Op::FileClose);
+    if (pending_ == 0 && !has_open_fds()) {
+      stage_ = Stage::Idle;
+      transfer_.reset();
+      temp_name_.clear();
+      connecting_ = false;
+      return DataEvent{DataEvent::Kind::Finished, std::nullopt, outcome_};
+    }
+  }
+  return {};
+}
+
+DataEvent DataChannel::on_completion(Op op, int res, std::uint32_t) {
+  --pending_;
+  switch (op) {
+    case Op::DataAccept:
+      on_accept(res);
+      break;
+    case Op::DataConnect:
+      connecting_ = false;
+      if (stage_ == Stage::Finishing) {
+        close_fd(data_fd_, Op::DataClose);
+      } else if (res < 0) {
+        fail(Result::NoConnection, -res);
+      } else {
+        begin_pump();
+      }
+      break;
+    case Op::FileOpen:
+      on_file_opened(res);
+      break;
+    case Op::FileStat:
+      on_file_stat(res);
+      break;
+    case Op::FileRename:
+      if (res < 0) {
+        finishing_ok_ = false;
+        outcome_ = {storage_result(-res), -res, bytes_, {}};
+        io_uring_prep_unlinkat(sqe(Op::FileUnlink), parent_fd_, temp_name_.c_str(), 0);
+      } else {
+        outcome_ = {Result::Done, 0, bytes_, {}};
+      }
+      close_all();
+      break;
+    case Op::SpliceIn:
+    case Op::SpliceOut:
+    case Op::DataSend:
+    case Op::DataRecv:
+    case Op::FileRead:
+    case Op::FileWrite:
+      on_pump(op, res);
+      break;
+    default:
+      break;  // closes, unlinks
+  }
+  return next_event();
+}
+
+DataEvent DataChannel::on_tick(Clock::time_point now) {
+  if (!transfer_ || stage_ == Stage::Finishing) return {};
+  const auto limit = std::chrono::seconds(cfg_.limits.data_stall_timeout_seconds);
+  if (now - last_progress_ > limit) {
+    log_.info(who_, "data connection stalled; transfer ended");
+    fail(stage_ == Stage::Pumping ? Result::ConnectionLost : Result::NoConnection, ETIMEDOUT);
+  }
+  return next_event();
+}
+
+}  // namespace ringftpd::server

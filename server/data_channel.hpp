@@ -1,0 +1,160 @@
+// DataChannel: the data connection of one control session and the transfer
+// that uses it (RFC 959 §3.2-3.4, RFC 2428, RFC 2577).
+//
+// Passive: open_passive() binds a listener on the control connection's local
+// address with a port from the worker's range and arms an accept at once, so a
+// client that connects before sending RETR (most do) is served; a connection
+// from any host but the control peer is closed and the accept re-armed (port
+// stealing). Active: the target was checked by the interpreter (the control
+// peer, port >= 1024); the connect happens when the transfer starts.
+//
+// Transfers move bytes without passing them through user space where the
+// kernel allows it: binary RETR and STOR splice file <-> pipe <-> socket
+// through the ring. ASCII transfers and listings go through one buffer owned
+// here. Uploads with atomic_uploads write a temporary file in the target's
+// directory and rename it over the target only after a clean end, so a
+// failed upload never damages the previous file.
+//
+// Every fd the channel opens is owned by it and closed through the ring; the
+// channel reports Finished only after all of its operations have completed.
+#pragma once
+
+#include <linux/openat2.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+#include "io/socket.hpp"
+#include "server/fs/directory_lister.hpp"
+#include "server/ftp/interpreter.hpp"
+#include "server/log.hpp"
+#include "server/ops.hpp"
+
+namespace ringftpd::server {
+
+// The passive ports of one worker; hands them out round-robin.
+class PassivePorts {
+ public:
+  explicit PassivePorts(config::PortRange range) : range_(range), next_(range.first) {}
+  [[nodiscard]] std::uint16_t next() noexcept {
+    const std::uint16_t p = next_;
+    next_ = next_ >= range_.last ? range_.first : static_cast<std::uint16_t>(next_ + 1);
+    return p;
+  }
+  [[nodiscard]] std::uint32_t size() const noexcept { return range_.size(); }
+
+ private:
+  config::PortRange range_;
+  std::uint16_t next_;
+};
+
+struct DataEvent {
+  enum class Kind : std::uint8_t { None, Starting, Finished } kind = Kind::None;
+  std::optional<std::uint64_t> size;  // Starting: the file size, for the 150
+  ftp::TransferOutcome outcome{};     // Finished
+};
+
+class DataChannel {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  DataChannel(OpSubmitter& submit, const config::Config& cfg, PassivePorts& ports, Log& log,
+              const std::string& who)
+      : submit_(submit), cfg_(cfg), ports_(ports), log_(log), who_(who) {}
+
+  // PASV/EPSV. Any previous data connection is dropped.
+  [[nodiscard]] ftp::PassiveOutcome open_passive(const io::SocketAddress& control_local,
+                                                 const io::SocketAddress& control_peer);
+  // PORT/EPRT, already checked by the interpreter.
+  void set_active(const io::SocketAddress& target);
+
+  // Starts a transfer; root_fd must stay open until Finished.
+  void start(int root_fd, std::uint8_t permissions, const ftp::effect::Transfer& t);
+  // ABOR, or the session is closing: stop, close everything, report Aborted.
+  void abort();
+
+  [[nodiscard]] DataEvent on_completion(Op op, int res, std::uint32_t flags);
+  // A further event that is ready without new I/O (None when there is none).
+  [[nodiscard]] DataEvent next_event();
+  // Once a second: ends a stalled transfer.
+  [[nodiscard]] DataEvent on_tick(Clock::time_point now);
+
+  [[nodiscard]] bool is_transferring() const noexcept { return transfer_.has_value(); }
+  [[nodiscard]] bool is_idle() const noexcept { return pending_ == 0 && !has_open_fds(); }
+  // Drops the passive listener / accepted connection when no transfer uses them.
+  void release_idle();
+
+ private:
+  enum class Stage : std::uint8_t { Idle, Opening, Waiting, Pumping, Finishing };
+
+  [[nodiscard]] io_uring_sqe* sqe(Op op) {
+    ++pending_;
+    return submit_.sqe(op);
+  }
+  [[nodiscard]] bool has_open_fds() const noexcept;
+  [[nodiscard]] bool is_upload() const noexcept;
+  [[nodiscard]] bool is_listing() const noexcept;
+
+  void arm_accept();
+  void on_accept(int res);
+  void open_target();
+  void on_file_opened(int res);
+  void on_file_stat(int res);
+  void connect_if_needed();
+  void begin_pump();
+  void pump();
+  void on_pump(Op op, int res);
+  void fill_listing();
+  void convert_ascii_out(std::size_t n);
+  void fail(ftp::TransferOutcome::Result r, int error);
+  void finish_ok();
+  void close_all();
+  void close_fd(int& fd, Op op);
+
+  OpSubmitter& submit_;
+  const config::Config& cfg_;
+  PassivePorts& ports_;
+  Log& log_;
+  const std::string& who_;
+
+  Stage stage_ = Stage::Idle;
+  unsigned pending_ = 0;
+  io::SocketAddress control_peer_;
+  std::optional<io::SocketAddress> active_target_;
+  int listen_fd_ = -1;
+  int data_fd_ = -1;
+  int file_fd_ = -1;
+  int parent_fd_ = -1;
+  int pipe_[2] = {-1, -1};
+  bool connecting_ = false;
+  bool accept_armed_ = false;
+
+  std::optional<ftp::effect::Transfer> transfer_;
+  int root_fd_ = -1;
+  std::uint8_t permissions_ = 0;
+  std::string path_;       // kept alive for openat2 submissions
+  std::string base_;       // upload target's name in parent_fd_
+  std::string temp_name_;  // atomic upload's temporary name
+  open_how how_{};
+  struct statx stx_ {};
+  std::uint64_t file_offset_ = 0;
+  std::uint64_t remaining_ = 0;  // RETR: bytes left to send
+  std::uint64_t bytes_ = 0;      // moved so far
+  std::size_t in_pipe_ = 0;      // spliced in, not yet out
+  std::string buffer_;           // ASCII and listings: bytes to send / write
+  std::size_t buffer_sent_ = 0;
+  std::string read_buffer_;  // ASCII: raw file bytes / raw received bytes
+  bool eof_ = false;
+  std::optional<fs::DirectoryLister> lister_;
+  fs::ListFormat list_format_ = fs::ListFormat::List;
+  std::optional<DataEvent> event_;
+  ftp::TransferOutcome outcome_{};
+  bool finishing_ok_ = false;
+  Clock::time_point last_progress_{};
+};
+
+}  // namespace ringftpd::server

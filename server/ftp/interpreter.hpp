@@ -1,0 +1,137 @@
+// The pure FTP interpreter: (session state, command) -> Step.
+//
+// A Step is data: replies to send now, and at most one effect for the I/O
+// layer to carry out (check a password, touch the filesystem, open a data
+// connection, transfer). When the effect completes, the session calls the
+// matching on_*_result function, which returns the next Step. Nothing here
+// touches an fd, a ring, a clock or wolfSSL, so every transition is testable
+// with plain values.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "server/ftp/command.hpp"
+#include "server/ftp/reply.hpp"
+#include "server/ftp/session_state.hpp"
+#include "server/ftp/timeval.hpp"
+
+namespace ringftpd::server::ftp {
+
+namespace effect {
+
+struct Authenticate {
+  std::string user;
+  std::string password;  // never logged
+};
+
+enum class FsOp : std::uint8_t {
+  ChangeDir,  // must exist and be a directory
+  MakeDir,
+  RemoveDir,
+  Delete,
+  RenameFrom,  // RNFR: must exist
+  RenameTo,    // RNTO: rename rel2 (from) -> rel
+  Size,
+  ModTime,
+  SetModTime,  // MFMT
+  StatPath,    // MLST
+  StatList,    // STAT path: a listing over the control connection
+};
+
+struct Fs {
+  FsOp op;
+  std::string vpath;  // virtual absolute path, for replies
+  std::string rel;    // relative to the session root, for openat2
+  std::string rel2;   // RenameTo: the source
+  TimeVal time;       // SetModTime
+};
+
+struct OpenPassive {
+  bool extended = false;  // EPSV (229) or PASV (227)
+};
+
+enum class TransferKind : std::uint8_t { Retr, Stor, Appe, Stou, List, Nlst, Mlsd };
+
+struct Transfer {
+  TransferKind kind;
+  std::string vpath;
+  std::string rel;
+  std::uint64_t offset = 0;  // REST
+  TransferType type = TransferType::Image;
+  bool protect = false;  // PROT P: the data connection must be TLS
+};
+
+struct Abort {};
+struct StartTls {};
+struct Close {};
+
+}  // namespace effect
+
+using Effect = std::variant<std::monostate, effect::Authenticate, effect::Fs, effect::OpenPassive,
+                            effect::Transfer, effect::Abort, effect::StartTls, effect::Close>;
+
+struct Step {
+  std::vector<Reply> replies;
+  Effect effect;
+  bool counts_as_error = false;  // charged to the session's error budget
+};
+
+// A command line, already parsed.
+[[nodiscard]] Step on_command(SessionState& s, const Policy& p, const Command& cmd);
+
+// Outcome of effect::Authenticate.
+struct AuthOutcome {
+  enum class Result : std::uint8_t { Allowed, Denied, Throttled, Unavailable } result;
+  std::string root;  // Allowed: the user's root directory (the session opens it)
+  std::uint8_t permissions = 0;
+};
+[[nodiscard]] Step on_auth_result(SessionState& s, const Policy& p, const AuthOutcome& outcome);
+
+// Outcome of effect::Fs: errno (0 = success) and, for queries, the answer.
+struct FsOutcome {
+  int error = 0;
+  std::uint64_t size = 0;     // Size
+  TimeVal mtime;              // ModTime
+  bool is_directory = false;  // ChangeDir, Size
+  std::string text;           // StatPath: the facts line; StatList: the listing
+};
+[[nodiscard]] Step on_fs_result(SessionState& s, const effect::Fs& fs, const FsOutcome& outcome);
+
+// Outcome of effect::OpenPassive.
+struct PassiveOutcome {
+  int error = 0;
+  std::array<std::uint8_t, 4> address{};  // PASV: the advertised IPv4 address
+  std::uint16_t port = 0;
+};
+[[nodiscard]] Step on_passive_result(SessionState& s, const effect::OpenPassive& req,
+                                     const PassiveOutcome& outcome);
+
+// The 150 sent when a transfer's data connection is about to be used.
+[[nodiscard]] Reply transfer_starting(const SessionState& s, const effect::Transfer& t,
+                                      std::optional<std::uint64_t> size);
+
+// Outcome of effect::Transfer.
+struct TransferOutcome {
+  enum class Result : std::uint8_t {
+    Done,            // 226
+    NoConnection,    // 425: the data connection could not be made
+    ConnectionLost,  // 426: closed or reset mid-transfer
+    Aborted,         // 426 then 226 (ABOR)
+    FileError,       // 550 with errno text (open failed)
+    LocalError,      // 451
+    StorageFull,     // 452 (ENOSPC) / 552 (EDQUOT, EFBIG)
+  } result;
+  int error = 0;
+  std::uint64_t bytes = 0;
+  std::string stored_name;  // STOU: the unique name chosen
+};
+[[nodiscard]] Step on_transfer_result(SessionState& s, const effect::Transfer& t,
+                                      const TransferOutcome& outcome);
+
+// The 211 FEAT body (lines without the 211 framing).
+[[nodiscard]] std::string feature_text(const Policy& p);
+
+}  // namespace ringftpd::server::ftp

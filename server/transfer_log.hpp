@@ -1,0 +1,39 @@
+// The transfer log: one line per transfer in the wu-ftpd xferlog format that
+// operators' tools (xferstats, webalizer, fail2ban filters) read:
+//   Mon Nov 23 10:00:00 2026 1 127.0.0.1 1048576 /pub/f.bin b _ o r alice ftp 0 * c
+// One write(2) per line on an O_APPEND file, so lines of several workers never
+// interleave. Disabled when no file is configured.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "io/unique_fd.hpp"
+
+namespace ringftpd::server {
+
+struct TransferRecord {
+  std::int64_t seconds = 0;  // how long it took, rounded up
+  std::string_view remote_host;
+  std::uint64_t bytes = 0;
+  std::string_view path;  // virtual path as the client sees it
+  bool binary = true;
+  bool incoming = false;  // upload
+  bool anonymous = false;
+  std::string_view user;
+  bool complete = true;
+};
+
+class TransferLog {
+ public:
+  // path empty = disabled. Throws std::system_error if it cannot be opened.
+  explicit TransferLog(const std::string& path);
+  void write(const TransferRecord& r) noexcept;
+  [[nodiscard]] static std::string format(const TransferRecord& r, std::int64_t now);
+
+ private:
+  io::UniqueFd fd_;
+};
+
+}  // namespace ringftpd::server
