@@ -67,12 +67,24 @@ void DataChannel::close_fd(int& fd, Op op) {
   fd = -1;
 }
 
+// Stops listening at once. A pending accept is cancelled and the fd closed in
+// one hard-linked pair, so the close cannot overtake the cancel; the accept's
+// -ECANCELED completion arrives later and is ignored.
+void DataChannel::retire_listener() {
+  if (listen_fd_ < 0) return;
+  if (accept_armed_) {
+    io_uring_sqe* cancel = submit_.untracked_sqe();
+    io_uring_prep_cancel_fd(cancel, listen_fd_, 0);
+    cancel->flags |= IOSQE_IO_HARDLINK;
+  }
+  close_fd(listen_fd_, Op::ListenClose);
+  accept_armed_ = false;
+  passive_port_ = 0;
+}
+
 void DataChannel::release_idle() {
   if (transfer_) return;
-  if (accept_armed_) {
-    io_uring_prep_cancel_fd(submit_.untracked_sqe(), listen_fd_, 0);
-  }
-  if (!accept_armed_) close_fd(listen_fd_, Op::ListenClose);
+  retire_listener();
   close_fd(data_fd_, Op::DataClose);
   active_target_.reset();
 }
@@ -117,6 +129,7 @@ ftp::PassiveOutcome DataChannel::open_passive(const io::SocketAddress& control_l
                 4);
   }
   listen_fd_ = fd.release();
+  passive_port_ = out.port;
   active_target_.reset();
   arm_accept();
   return out;
@@ -133,13 +146,19 @@ void DataChannel::arm_accept() {
 }
 
 void DataChannel::on_accept(int res) {
-  accept_armed_ = false;
-  if (res < 0) {
-    if (res == -ECANCELED) {
-      if (!transfer_ || stage_ == Stage::Finishing) close_fd(listen_fd_, Op::ListenClose);
+  if (res == -ECANCELED) return;  // a retired listener's accept
+  if (res >= 0) {
+    // A connection that a retired listener accepted just before its cancel
+    // belongs to no one: its local port is not the current passive port.
+    const auto local = io::local_address(res);
+    if (listen_fd_ < 0 || !local || local->port() != passive_port_) {
+      io_uring_prep_close(sqe(Op::DataClose), res);
       return;
     }
-    if (transfer_) fail(Result::NoConnection, -res);
+  }
+  accept_armed_ = false;
+  if (res < 0) {
+    if (transfer_ && stage_ != Stage::Finishing) fail(Result::NoConnection, -res);
     return;
   }
   const auto peer = io::peer_address(res);
@@ -152,7 +171,7 @@ void DataChannel::on_accept(int res) {
     return;
   }
   data_fd_ = res;
-  close_fd(listen_fd_, Op::ListenClose);  // one connection per PASV
+  retire_listener();  // one connection per PASV
   if (stage_ == Stage::Waiting) begin_pump();
 }
 
@@ -483,18 +502,17 @@ void DataChannel::abort() {
 
 void DataChannel::close_all() {
   // Cancel whatever is in flight on our fds; completions then drain.
-  for (int fd : {data_fd_, file_fd_, pipe_[0], pipe_[1], listen_fd_}) {
+  for (int fd : {data_fd_, file_fd_, pipe_[0], pipe_[1]}) {
     if (fd >= 0) io_uring_prep_cancel_fd(submit_.untracked_sqe(), fd, IORING_ASYNC_CANCEL_ALL);
   }
   lister_.reset();
-  if (!accept_armed_) close_fd(listen_fd_, Op::ListenClose);
+  retire_listener();
   if (!connecting_) close_fd(data_fd_, Op::DataClose);
   close_fd(file_fd_, Op::FileClose);
   close_fd(pipe_[0], Op::PipeClose);
   close_fd(pipe_[1], Op::PipeClose);
-  if (pending_ == 0 || (pending_ > 0 && !has_open_fds())) {
-    // parent_fd_ may still be needed by an unlink in flight; closed last.
-  }
+  // parent_fd_ may still be needed by a rename or unlink in flight: it is
+  // closed last, by next_event().
 }
 
 DataEvent DataChannel::next_event() {

@@ -100,6 +100,7 @@ class DataChannel {
   [[nodiscard]] bool is_listing() const noexcept;
 
   void arm_accept();
+  void retire_listener();
   void on_accept(int res);
   void open_target();
   void on_file_opened(int res);
@@ -132,6 +133,7 @@ class DataChannel {
   int pipe_[2] = {-1, -1};
   bool connecting_ = false;
   bool accept_armed_ = false;
+  std::uint16_t passive_port_ = 0;  // the current listener's port
 
   std::optional<ftp::effect::Transfer> transfer_;
   int root_fd_ = -1;

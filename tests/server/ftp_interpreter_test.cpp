@@ -1,0 +1,287 @@
+// The pure interpreter: (state, command) -> replies + effect, no I/O at all.
+#include "server/ftp/interpreter.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace ringftpd::server::ftp {
+namespace {
+
+Policy clear_policy() {
+  Policy p;
+  p.control_tls = config::ControlTls::Optional;
+  p.data_protection = config::DataProtection::ClearOnly;
+  p.max_failed_logins = 3;
+  return p;
+}
+
+SessionState logged_in(std::uint8_t perms = config::kPermAll) {
+  SessionState s;
+  s.phase = LoginPhase::LoggedIn;
+  s.user = "alice";
+  s.permissions = perms;
+  s.peer.family = AddressFamily::Ipv4;
+  s.peer.address = {127, 0, 0, 1};
+  return s;
+}
+
+int code_of(const Step& step) {
+  return step.replies.empty() ? 0 : step.replies.front().code;
+}
+
+Step run(SessionState& s, const Policy& p, std::string_view line) {
+  return on_command(s, p, parse(line));
+}
+
+struct Row {
+  std::string_view line;
+  int code;  // 0: no reply yet (an effect runs first)
+};
+
+TEST(FtpInterpreter, RepliesBeforeLogin) {
+  const Row rows[] = {
+      {"XYZZY", 500},  {"SITE CHMOD 777 x", 502},
+      {"ACCT x", 502}, {"PWD", 530},
+      {"RETR f", 530}, {"PASS x", 503},
+      {"USER", 501},   {"NOOP", 200},
+      {"SYST", 215},   {"FEAT", 211},
+      {"HELP", 214},   {"QUIT", 221},
+  };
+  for (const Row& r : rows) {
+    SessionState s;
+    EXPECT_EQ(code_of(run(s, clear_policy(), r.line)), r.code) << r.line;
+  }
+}
+
+TEST(FtpInterpreter, LoginFlowAndFailureBudget) {
+  const Policy p = clear_policy();
+  SessionState s;
+  EXPECT_EQ(code_of(run(s, p, "USER alice")), 331);
+  Step pass = run(s, p, "PASS secret");
+  ASSERT_TRUE(std::holds_alternative<effect::Authenticate>(pass.effect));
+  EXPECT_EQ(std::get<effect::Authenticate>(pass.effect).password, "secret");
+  EXPECT_EQ(code_of(run(s, p, "PWD")), 503) << "commands wait while the login is checked";
+  EXPECT_EQ(code_of(on_auth_result(s, p, {AuthOutcome::Result::Denied, {}, 0})), 530);
+  EXPECT_FALSE(s.is_logged_in());
+  // Two more failures reach max_failed_logins = 3: 421 and close.
+  for (int i = 0; i < 2; ++i) {
+    (void)run(s, p, "USER alice");
+    (void)run(s, p, "PASS bad");
+    const Step st = on_auth_result(s, p, {AuthOutcome::Result::Denied, {}, 0});
+    if (i == 1) {
+      EXPECT_EQ(code_of(st), 421);
+      EXPECT_TRUE(std::holds_alternative<effect::Close>(st.effect));
+    }
+  }
+  SessionState ok;
+  (void)run(ok, p, "USER alice");
+  (void)run(ok, p, "PASS good");
+  EXPECT_EQ(code_of(on_auth_result(ok, p, {AuthOutcome::Result::Allowed, "/srv", 3})), 230);
+  EXPECT_TRUE(ok.is_logged_in());
+  EXPECT_EQ(ok.permissions, 3);
+  EXPECT_EQ(code_of(run(ok, p, "USER bob")), 503) << "no user switch without REIN";
+}
+
+TEST(FtpInterpreter, ControlTlsPolicy) {
+  Policy p = clear_policy();
+  p.tls_available = true;
+  p.control_tls = config::ControlTls::RequiredForLogin;
+  SessionState s;
+  EXPECT_EQ(code_of(run(s, p, "USER alice")), 534);
+  EXPECT_EQ(code_of(run(s, p, "FEAT")), 211);
+  p.anonymous_tls = config::AnonymousTls::ClearAllowed;
+  EXPECT_EQ(code_of(run(s, p, "USER anonymous")), 331) << "anonymous exception (draft 10.1)";
+  Step auth = run(s, p, "AUTH TLS");
+  EXPECT_EQ(code_of(auth), 503) << "AUTH only before USER";
+  SessionState fresh;
+  auth = run(fresh, p, "AUTH TLS");
+  EXPECT_EQ(code_of(auth), 234);
+  EXPECT_TRUE(std::holds_alternative<effect::StartTls>(auth.effect));
+  SessionState s2;
+  EXPECT_EQ(code_of(run(s2, p, "AUTH GSSAPI")), 504);
+  EXPECT_EQ(code_of(run(s2, p, "PBSZ 0")), 503) << "PBSZ before TLS";
+}
+
+TEST(FtpInterpreter, PathCommandsBecomeConfinedFsEffects) {
+  const Policy p = clear_policy();
+  SessionState s = logged_in();
+  s.cwd = "/pub";
+  const struct {
+    std::string_view line;
+    effect::FsOp op;
+    std::string_view vpath;
+    std::string_view rel;
+  } rows[] = {
+      {"CWD linux", effect::FsOp::ChangeDir, "/pub/linux", "pub/linux"},
+      {"CWD ../../..", effect::FsOp::ChangeDir, "/", "."},
+      {"CDUP", effect::FsOp::ChangeDir, "/", "."},
+      {"MKD new dir", effect::FsOp::MakeDir, "/pub/new dir", "pub/new dir"},
+      {"DELE /etc/passwd", effect::FsOp::Delete, "/etc/passwd", "etc/passwd"},
+      {"SIZE ../x", effect::FsOp::Size, "/x", "x"},
+      {"MDTM a", effect::FsOp::ModTime, "/pub/a", "pub/a"},
+      {"RMD d", effect::FsOp::RemoveDir, "/pub/d", "pub/d"},
+  };
+  for (const auto& r : rows) {
+    const Step st = run(s, p, r.line);
+    const auto* fs = std::get_if<effect::Fs>(&st.effect);
+    ASSERT_NE(fs, nullptr) << r.line;
+    EXPECT_EQ(fs->op, r.op) << r.line;
+    EXPECT_EQ(fs->vpath, r.vpath) << r.line;
+    EXPECT_EQ(fs->rel, r.rel) << r.line;
+  }
+  EXPECT_EQ(code_of(run(s, p, std::string_view("CWD a\0b", 7))), 501);
+  EXPECT_EQ(code_of(run(s, p, "CWD \xC0\xAF")), 553) << "overlong UTF-8";
+}
+
+TEST(FtpInterpreter, FsResultsUpdateStateAndReply) {
+  SessionState s = logged_in();
+  effect::Fs cwd{effect::FsOp::ChangeDir, "/pub", "pub", {}, {}};
+  EXPECT_EQ(code_of(on_fs_result(s, cwd, {0, 0, {}, true, {}})), 250);
+  EXPECT_EQ(s.cwd, "/pub");
+  EXPECT_EQ(code_of(on_fs_result(s, cwd, {0, 0, {}, false, {}})), 550) << "a file is no directory";
+  EXPECT_EQ(code_of(on_fs_result(s, cwd, {ENOENT, 0, {}, false, {}})), 550);
+  effect::Fs size{effect::FsOp::Size, "/f", "f", {}, {}};
+  const Step st = on_fs_result(s, size, {0, 1234, {}, false, {}});
+  EXPECT_EQ(code_of(st), 213);
+  EXPECT_EQ(st.replies.front().text, "1234");
+  effect::Fs mkd{effect::FsOp::MakeDir, "/a\"b", "a\"b", {}, {}};
+  EXPECT_EQ(on_fs_result(s, mkd, {}).replies.front().text, "\"/a\"\"b\" created.");
+  EXPECT_EQ(code_of(on_fs_result(s, mkd, {ENOSPC, 0, {}, false, {}})), 452);
+}
+
+TEST(FtpInterpreter, RenameNeedsRnfrFirstAndCarriesSource) {
+  const Policy p = clear_policy();
+  SessionState s = logged_in();
+  EXPECT_EQ(code_of(run(s, p, "RNTO b")), 503);
+  const Step from = run(s, p, "RNFR a");
+  const auto* fs = std::get_if<effect::Fs>(&from.effect);
+  ASSERT_NE(fs, nullptr);
+  EXPECT_EQ(code_of(on_fs_result(s, *fs, {})), 350);
+  const Step to = run(s, p, "RNTO b");
+  const auto* fs2 = std::get_if<effect::Fs>(&to.effect);
+  ASSERT_NE(fs2, nullptr);
+  EXPECT_EQ(fs2->rel2, "a");
+  EXPECT_EQ(fs2->rel, "b");
+  (void)on_fs_result(s, *fs, {});
+  (void)run(s, p, "NOOP");
+  EXPECT_EQ(code_of(run(s, p, "RNTO b")), 503) << "RNFR is forgotten by any other command";
+}
+
+TEST(FtpInterpreter, PermissionsAreChecked) {
+  const Policy p = clear_policy();
+  SessionState s = logged_in(config::kPermReadOnly);
+  s.data_mode = DataMode::Passive;
+  for (std::string_view line : {"STOR f", "APPE f", "DELE f", "MKD d", "RMD d", "RNFR f"}) {
+    EXPECT_EQ(code_of(run(s, p, line)), 550) << line;
+  }
+  EXPECT_TRUE(std::holds_alternative<effect::Transfer>(run(s, p, "RETR f").effect));
+}
+
+TEST(FtpInterpreter, PortChecksPeerAndPrivilegedPorts) {
+  const Policy p = clear_policy();
+  SessionState s = logged_in();
+  EXPECT_EQ(code_of(run(s, p, "PORT 127,0,0,2,200,10")), 500) << "FTP bounce";
+  EXPECT_EQ(code_of(run(s, p, "PORT 127,0,0,1,0,80")), 500) << "privileged port";
+  EXPECT_EQ(code_of(run(s, p, "PORT 127,0,0,1,200,10")), 200);
+  EXPECT_EQ(s.data_mode, DataMode::Active);
+  EXPECT_EQ(s.active_target->port, 200 * 256 + 10);
+  EXPECT_EQ(code_of(run(s, p, "EPRT |1|10.0.0.1|5000|")), 500);
+  EXPECT_EQ(code_of(run(s, p, "EPSV ALL")), 200);
+  EXPECT_EQ(code_of(run(s, p, "PORT 127,0,0,1,200,10")), 503) << "EPSV ALL refuses PORT";
+  EXPECT_EQ(code_of(run(s, p, "PASV")), 503);
+  EXPECT_TRUE(std::holds_alternative<effect::OpenPassive>(run(s, p, "EPSV").effect));
+}
+
+TEST(FtpInterpreter, TransferNeedsDataSetupAndRightProt) {
+  Policy p = clear_policy();
+  SessionState s = logged_in();
+  EXPECT_EQ(code_of(run(s, p, "RETR f")), 425);
+  s.data_mode = DataMode::Passive;
+  p.data_protection = config::DataProtection::Required;
+  EXPECT_EQ(code_of(run(s, p, "RETR f")), 521) << "draft 10.2: wrong PROT before any 150";
+  p.data_protection = config::DataProtection::PerCommand;
+  p.clear_allowed_for = {Verb::List};
+  EXPECT_EQ(code_of(run(s, p, "RETR f")), 521);
+  EXPECT_TRUE(std::holds_alternative<effect::Transfer>(run(s, p, "LIST -la").effect));
+}
+
+TEST(FtpInterpreter, RestAppliesToTheNextTransferOnly) {
+  const Policy p = clear_policy();
+  SessionState s = logged_in();
+  s.data_mode = DataMode::Passive;
+  EXPECT_EQ(code_of(run(s, p, "REST 1000")), 350);
+  EXPECT_EQ(code_of(run(s, p, "REST -1")), 501);
+  const Step st = run(s, p, "RETR f");
+  const auto* t = std::get_if<effect::Transfer>(&st.effect);
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->offset, 1000u);
+  EXPECT_EQ(s.restart_offset, 0u);
+  EXPECT_EQ(code_of(run(s, p, "RETR g")), 503) << "one transfer at a time";
+  EXPECT_EQ(code_of(on_transfer_result(s, *t, {TransferOutcome::Result::Done, 0, 5, {}})), 226);
+  EXPECT_EQ(s.data_mode, DataMode::None) << "a data connection serves one transfer";
+}
+
+TEST(FtpInterpreter, AbortRepliesAndTransferErrors) {
+  const Policy p = clear_policy();
+  SessionState s = logged_in();
+  EXPECT_EQ(code_of(run(s, p, "ABOR")), 226) << "nothing to abort";
+  s.transfer_in_progress = true;
+  EXPECT_TRUE(std::holds_alternative<effect::Abort>(run(s, p, "ABOR").effect));
+  const effect::Transfer t{effect::TransferKind::Retr, "/f", "f", 0, TransferType::Image, false};
+  const Step aborted = on_transfer_result(s, t, {TransferOutcome::Result::Aborted, 0, 0, {}});
+  ASSERT_EQ(aborted.replies.size(), 2u);
+  EXPECT_EQ(aborted.replies[0].code, 426);
+  EXPECT_EQ(aborted.replies[1].code, 226);
+  const struct {
+    TransferOutcome::Result r;
+    int err;
+    int code;
+  } rows[] = {
+      {TransferOutcome::Result::NoConnection, 0, 425},
+      {TransferOutcome::Result::ConnectionLost, EPIPE, 426},
+      {TransferOutcome::Result::FileError, ENOENT, 550},
+      {TransferOutcome::Result::FileError, EINVAL, 554},
+      {TransferOutcome::Result::StorageFull, ENOSPC, 452},
+      {TransferOutcome::Result::StorageFull, EDQUOT, 552},
+      {TransferOutcome::Result::LocalError, EIO, 451},
+  };
+  for (const auto& r : rows) {
+    EXPECT_EQ(code_of(on_transfer_result(s, t, {r.r, r.err, 0, {}})), r.code) << r.err;
+  }
+}
+
+TEST(FtpInterpreter, TypeModeStruAndOpts) {
+  const Policy p = clear_policy();
+  SessionState s = logged_in();
+  const Row rows[] = {{"TYPE I", 200},       {"TYPE A", 200},   {"TYPE E", 504},   {"TYPE", 501},
+                      {"MODE S", 200},       {"MODE B", 504},   {"STRU F", 200},   {"STRU R", 504},
+                      {"OPTS UTF8 ON", 200}, {"OPTS FOO", 501}, {"ALLO 100", 202}, {"STAT", 211},
+                      {"PBSZ 0", 503},       {"CCC", 533}};
+  for (const Row& r : rows) EXPECT_EQ(code_of(run(s, p, r.line)), r.code) << r.line;
+}
+
+TEST(FtpInterpreter, ReinResetsTheLogin) {
+  const Policy p = clear_policy();
+  SessionState s = logged_in();
+  s.cwd = "/pub";
+  EXPECT_EQ(code_of(run(s, p, "REIN")), 220);
+  EXPECT_FALSE(s.is_logged_in());
+  EXPECT_EQ(s.cwd, "/");
+  EXPECT_EQ(s.peer.address[0], 127) << "the peer survives REIN";
+}
+
+TEST(FtpInterpreter, FeatListsExtensions) {
+  Policy p = clear_policy();
+  const std::string f = feature_text(p);
+  for (std::string_view ext :
+       {"EPSV", "EPRT", "MDTM", "MFMT", "SIZE", "REST STREAM", "MLST", "UTF8"}) {
+    EXPECT_NE(f.find(ext), std::string::npos) << ext;
+  }
+  EXPECT_EQ(f.find("AUTH TLS"), std::string::npos) << "not advertised without TLS";
+  p.tls_available = true;
+  EXPECT_NE(feature_text(p).find("AUTH TLS"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ringftpd::server::ftp
