@@ -276,9 +276,13 @@ void ControlSession::on_auth_reply(const auth::Reply& r) noexcept {
                          O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     return;
   }
-  const R result = r.result == auth::Result::Throttled ? R::Throttled
-                   : r.result == auth::Result::Denied  ? R::Denied
-                                                       : R::Unavailable;
+  // A short Throttled is the service's back-off between guesses: answered
+  // like a wrong password, late. Only the long cool-down ends the session.
+  constexpr std::uint32_t kLongestDelayMs = 30'000;
+  const bool backoff = r.result == auth::Result::Throttled && r.retry_after_ms <= kLongestDelayMs;
+  const R result = (r.result == auth::Result::Denied || backoff) ? R::Denied
+                   : r.result == auth::Result::Throttled         ? R::Throttled
+                                                                 : R::Unavailable;
   env_.log.info(who_, "login failed for user " + state_.user +
                           (result == R::Throttled ? " (address throttled)" : ""));
   ftp::Step step = ftp::on_auth_result(state_, policy_, {result, {}, 0});
