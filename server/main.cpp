@@ -74,6 +74,7 @@ int hash_password(const server::CliOptions& o) {
 }
 
 int serve(config::Snapshot cfg, const server::EmbeddedAccount* account) {
+  server::block_stop_signals();  // before any thread exists (the auth service's)
   bool generated = false;
   const tls::Credentials creds = server_credentials(*cfg, &generated);
   auto listeners = bind_listeners(*cfg);

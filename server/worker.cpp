@@ -17,15 +17,18 @@ constexpr std::uint16_t kControlBufferGroup = 1;
 constexpr unsigned kControlBuffers = 1024;  // shared by every control session
 constexpr unsigned kControlBufferBytes = 4096;
 
-io::UniqueFd make_signal_fd() {
+sigset_t stop_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
-  if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) {
-    throw std::system_error(errno, std::generic_category(), "sigprocmask");
-  }
+  return set;
+}
+
+io::UniqueFd make_signal_fd() {
+  block_stop_signals();
+  const sigset_t set = stop_signals();
   io::UniqueFd fd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!fd) throw std::system_error(errno, std::generic_category(), "signalfd");
   return fd;
@@ -36,6 +39,12 @@ std::uint64_t worker_tag(Op op, std::uint32_t index = 0) {
 }
 
 }  // namespace
+
+void block_stop_signals() {
+  const sigset_t set = stop_signals();
+  const int rc = pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  if (rc != 0) throw std::system_error(rc, std::generic_category(), "pthread_sigmask");
+}
 
 Worker::Worker(config::Snapshot config, std::vector<ListenSocket> listeners, io::UniqueFd auth_fd,
                Log& log)

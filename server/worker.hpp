@@ -32,6 +32,11 @@ struct ListenSocket {
   bool implicit_tls = false;
 };
 
+// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread; threads created
+// afterwards inherit the mask. Call before starting any thread, so that the
+// signals reach the worker's signalfd and never a helper thread.
+void block_stop_signals();
+
 class Worker {
  public:
   // Blocks SIGTERM, SIGINT and SIGHUP for the calling thread and reads them

@@ -17,10 +17,19 @@ BINARY = os.environ.get("RINGFTPD_BIN", "")
 START_TIMEOUT = 15.0
 
 
+# The default passive range; a control port there is a configuration error.
+DEFAULT_PASSIVE = range(50000, 51000)
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free right now, outside the default passive range."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in DEFAULT_PASSIVE:
+            return port
+    raise AssertionError("no free port outside the passive range")
 
 
 def wait_for_port(port, proc, timeout=START_TIMEOUT):
