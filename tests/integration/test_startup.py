@@ -8,6 +8,8 @@ from harness import ControlConnection, Server, TestCase, free_port, run_binary
 
 MINIMAL = """
 state_dir = "@TMP@/state"
+[passive]
+ports = "30000-30099"
 [[listen]]
 address = "127.0.0.1"
 port = @PORT@
@@ -97,7 +99,7 @@ class BadInputTest(TestCase):
             path = os.path.join(tmp, "ringftpd-inuse-%d.toml" % os.getpid())
             with open(path, "w") as f:
                 f.write('state_dir = "%s/ringftpd-state-%d"\n[[listen]]\naddress = "127.0.0.1"\n'
-                        'port = %d\n' % (tmp, os.getpid(), port))
+                        'port = %d\n[passive]\nports = "30000-30099"\n' % (tmp, os.getpid(), port))
             try:
                 r = run_binary(["--config", path])
             finally:
