@@ -99,6 +99,10 @@ ftp::PassiveOutcome DataChannel::open_passive(const io::SocketAddress& control_l
   // bind/listen on a fresh socket never block; they run once per PASV.
   io::UniqueFd fd(::socket(control_local.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return {errno, {}, 0};
+  // Every transfer leaves its port in TIME_WAIT for a minute; without
+  // SO_REUSEADDR a range of N ports would serve only N transfers a minute.
+  const int one = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   const unsigned attempts = std::min<unsigned>(kPassiveBindAttempts, ports_.size());
   int err = EADDRINUSE;
   for (unsigned i = 0; i < attempts; ++i) {
@@ -234,7 +238,9 @@ void DataChannel::on_file_opened(int res) {
     int flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW;
     const char* name = base_.c_str();
     if (t.kind == TransferKind::Appe) {
-      flags |= O_CREAT | O_APPEND;
+      // Not O_APPEND: splice refuses append-mode files. Writes go to explicit
+      // offsets starting at the size found by the statx below.
+      flags |= O_CREAT;
     } else if (t.kind == TransferKind::Stou) {
       flags |= O_CREAT | O_EXCL;
     } else if (t.offset > 0) {
@@ -348,13 +354,12 @@ void DataChannel::pump() {
                        static_cast<unsigned>(read_buffer_.size()), file_offset_);
     return;
   }
-  // Uploads.
-  const bool append = transfer_->kind == TransferKind::Appe;
+  // Uploads: always at explicit offsets (APPE starts at the file's size).
   if (binary) {
     if (in_pipe_ > 0) {
       io_uring_prep_splice(sqe(Op::SpliceOut), pipe_[0], -1, file_fd_,
-                           append ? -1 : static_cast<std::int64_t>(file_offset_),
-                           static_cast<unsigned>(in_pipe_), SPLICE_F_MOVE);
+                           static_cast<std::int64_t>(file_offset_), static_cast<unsigned>(in_pipe_),
+                           SPLICE_F_MOVE);
       return;
     }
     if (eof_) return finish_ok();
@@ -363,8 +368,7 @@ void DataChannel::pump() {
   }
   if (buffer_sent_ < buffer_.size()) {
     io_uring_prep_write(sqe(Op::FileWrite), file_fd_, buffer_.data() + buffer_sent_,
-                        static_cast<unsigned>(buffer_.size() - buffer_sent_),
-                        append ? static_cast<std::uint64_t>(-1) : file_offset_);
+                        static_cast<unsigned>(buffer_.size() - buffer_sent_), file_offset_);
     return;
   }
   if (eof_) return finish_ok();

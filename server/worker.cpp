@@ -142,6 +142,10 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
   }
   io::UniqueFd fd(res);
   if (stopping_) return;
+  // Clients send ABOR with MSG_OOB (RFC 959's Synch); inline urgent data keeps
+  // the marked byte (often the LF) in the stream instead of dropping it.
+  const int one = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
   const auto peer = io::peer_address(fd.get());
   const auto local = io::local_address(fd.get());
   if (!peer || !local) return;  // the peer is already gone

@@ -1,6 +1,8 @@
 """Start-up, shutdown and bad-input behaviour of the real binary."""
 import os
+import shutil
 import signal
+import tempfile
 import socket
 import unittest
 
@@ -95,15 +97,15 @@ class BadInputTest(TestCase):
             blocker.bind(("127.0.0.1", 0))
             blocker.listen()
             port = blocker.getsockname()[1]
-            tmp = os.environ.get("TMPDIR", "/tmp")
-            path = os.path.join(tmp, "ringftpd-inuse-%d.toml" % os.getpid())
+            tmp = tempfile.mkdtemp(prefix="ringftpd-inuse-")
+            path = os.path.join(tmp, "ringftpd.toml")
             with open(path, "w") as f:
-                f.write('state_dir = "%s/ringftpd-state-%d"\n[[listen]]\naddress = "127.0.0.1"\n'
-                        'port = %d\n[passive]\nports = "30000-30099"\n' % (tmp, os.getpid(), port))
+                f.write('state_dir = "%s/state"\n[[listen]]\naddress = "127.0.0.1"\n'
+                        'port = %d\n[passive]\nports = "30000-30099"\n' % (tmp, port))
             try:
                 r = run_binary(["--config", path])
             finally:
-                os.unlink(path)
+                shutil.rmtree(tmp, ignore_errors=True)
             self.assertNotEqual(r.returncode, 0)
             self.assertIn("127.0.0.1:%d" % port, r.stderr)
             self.assertIn("in use", r.stderr)
