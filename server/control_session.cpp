@@ -56,7 +56,7 @@ bool is_data_op(Op op) {
 }  // namespace
 
 ControlSession::ControlSession(SessionEnv env, io::OpTag tag, io::UniqueFd fd,
-                               io::SocketAddress peer, io::SocketAddress local)
+                               io::SocketAddress peer, io::SocketAddress local, bool implicit_tls)
     : env_(std::move(env)),
       tag_(tag),
       submit_(env_.ring, tag),
@@ -64,11 +64,12 @@ ControlSession::ControlSession(SessionEnv env, io::OpTag tag, io::UniqueFd fd,
       peer_(peer),
       local_(local),
       who_(peer.to_string()),
-      policy_(ftp::Policy::from(*env_.config, false)),
+      policy_(ftp::Policy::from(*env_.config, env_.tls_context != nullptr)),
       fs_job_(submit_),
       data_(submit_, *env_.config, env_.passive_ports, env_.log, who_),
       splitter_(env_.config->limits.max_line_bytes) {
   state_.peer = to_host_port(peer_);
+  implicit_tls_ = implicit_tls && env_.tls_context != nullptr;
 }
 
 void ControlSession::touch() noexcept {
@@ -83,8 +84,75 @@ void ControlSession::touch() noexcept {
 void ControlSession::start() noexcept {
   env_.log.info(who_, "connected to " + local_.to_string());
   touch();
-  reply(ftp::Reply{ftp::kReplyServiceReady, env_.config->banner});
+  if (implicit_tls_) {
+    start_tls();  // the banner follows the handshake
+  } else {
+    reply(ftp::Reply{ftp::kReplyServiceReady, env_.config->banner});
+  }
   arm_recv();
+}
+
+// AUTH TLS (after its 234 was queued in clear) or an implicit-TLS accept.
+void ControlSession::start_tls() noexcept {
+  // Draft §4 / STARTTLS lesson: anything the client pipelined behind AUTH in
+  // clear is discarded, never executed under the protection that follows.
+  splitter_.discard_buffered();
+  input_.clear();
+  tls_ = tls::Session::server(*env_.tls_context);
+  if (!tls_) {
+    begin_close("out of memory for TLS");
+    return;
+  }
+  const auto secs = env_.config->limits.handshake_timeout_seconds;
+  deadline_ = Clock::now() + std::chrono::seconds(secs);
+}
+
+void ControlSession::on_ciphertext(std::span<const std::byte> bytes) noexcept {
+  tls::Session& t = *tls_;
+  t.feed_ciphertext(bytes);
+  if (!t.is_handshake_done()) {
+    const tls::HandshakeStatus hs = t.handshake();
+    if (hs == tls::HandshakeStatus::Failed) {
+      // Draft §10.1: not TLS at all -> an unprotected 421; a failure midway
+      // -> just drop the connection.
+      const bool garbage = t.received_non_tls();
+      env_.log.info(who_, "TLS handshake failed: " + t.last_error_text());
+      tls_.reset();
+      if (garbage && !implicit_tls_) {
+        ftp::format(ftp::Reply{ftp::kReplyServiceNotAvailable, "TLS negotiation failed."},
+                    clear_outbound_);
+        close_after_flush();
+      } else {
+        begin_close("TLS handshake failed");
+      }
+      return;
+    }
+    if (hs == tls::HandshakeStatus::WantIO) return;
+    state_.tls_active = true;
+    env_.log.info(who_, "TLS " + std::string(t.protocol_version()) + " " +
+                            std::string(t.cipher_suite()) + (t.is_resumed() ? " (resumed)" : ""));
+    touch();
+    if (implicit_tls_) reply(ftp::Reply{ftp::kReplyServiceReady, env_.config->banner});
+  }
+  std::span<std::byte> buf = env_.scratch;
+  for (;;) {
+    const tls::IoResult r = t.read_plaintext(buf);
+    if (r.status == tls::IoStatus::Ok) {
+      if (input_.size() + r.bytes > kMaxPipelinedBytes) {
+        reply(ftp::Reply{ftp::kReplyServiceNotAvailable, "Too much pipelined input, closing."});
+        close_after_flush();
+        return;
+      }
+      input_.append(reinterpret_cast<const char*>(buf.data()), r.bytes);
+      continue;
+    }
+    if (r.status == tls::IoStatus::Closed) {
+      begin_close("client ended TLS on the control connection");
+    } else if (r.status == tls::IoStatus::Failed) {
+      begin_close("TLS error: " + t.last_error_text());
+    }
+    return;
+  }
 }
 
 void ControlSession::arm_recv() noexcept {
@@ -148,13 +216,15 @@ void ControlSession::on_recv(int res, std::uint32_t flags) noexcept {
   if (res > 0 && buffer) {
     const auto bytes = env_.recv_buffers.bytes(*buffer, static_cast<std::size_t>(res));
     if (phase_ == Phase::Open && !close_requested_) {
-      if (input_.size() + bytes.size() > kMaxPipelinedBytes) {
-        env_.recv_buffers.recycle(*buffer);
+      if (tls_) {
+        on_ciphertext(bytes);
+        flush();  // handshake messages, alerts
+      } else if (input_.size() + bytes.size() > kMaxPipelinedBytes) {
         reply(ftp::Reply{ftp::kReplyServiceNotAvailable, "Too much pipelined input, closing."});
         close_after_flush();
-        return;
+      } else {
+        input_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
       }
-      input_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     }
     env_.recv_buffers.recycle(*buffer);
   } else if (res == 0) {
@@ -259,8 +329,7 @@ void ControlSession::carry_out(ftp::Effect effect) noexcept {
   } else if (std::holds_alternative<fx::Close>(effect)) {
     close_after_flush();
   } else if (std::holds_alternative<fx::StartTls>(effect)) {
-    env_.log.error(who_, "bug: StartTls without TLS support");
-    close_after_flush();
+    start_tls();
   }
 }
 
@@ -346,20 +415,48 @@ void ControlSession::on_data_event(const DataEvent& e) noexcept {
 }
 
 void ControlSession::reply(const ftp::Reply& r) noexcept {
-  ftp::format(r, outbound_);
+  // Once TLS is set up every reply is sealed; before it, replies (the 234 of
+  // AUTH TLS included) go out as they are.
+  ftp::format(r, tls_ ? plain_outbound_ : clear_outbound_);
   flush();
 }
 
+// One send in flight at a time: clear bytes first (they were queued before
+// TLS began), then sealed replies and TLS's own records.
 void ControlSession::flush() noexcept {
   if (send_in_flight_ || phase_ != Phase::Open) return;
   if (sending_.size() == sent_) {
-    if (outbound_.empty()) {
+    sending_.clear();
+    sent_ = 0;
+    if (!clear_outbound_.empty()) {
+      sending_.swap(clear_outbound_);
+    } else if (tls_) {
+      if (tls_->is_handshake_done() && !plain_outbound_.empty()) {
+        const auto* p = reinterpret_cast<const std::byte*>(plain_outbound_.data());
+        const tls::IoResult w = tls_->write_plaintext({p, plain_outbound_.size()});
+        plain_outbound_.clear();
+        if (w.status == tls::IoStatus::Failed) {
+          begin_close("TLS error: " + tls_->last_error_text());
+          return;
+        }
+      }
+      const auto ct = tls_->pending_ciphertext();
+      sending_.assign(reinterpret_cast<const char*>(ct.data()), ct.size());
+      tls_->consume_ciphertext(ct.size());
+    }
+    if (sending_.empty() && close_requested_ && tls_ && tls_->is_handshake_done() &&
+        !tls_close_sent_) {
+      // Our close_notify goes out before the TCP close.
+      tls_close_sent_ = true;
+      (void)tls_->shutdown();
+      const auto ct = tls_->pending_ciphertext();
+      sending_.assign(reinterpret_cast<const char*>(ct.data()), ct.size());
+      tls_->consume_ciphertext(ct.size());
+    }
+    if (sending_.empty()) {
       if (close_requested_) begin_close("session ended");
       return;
     }
-    sending_.swap(outbound_);
-    outbound_.clear();
-    sent_ = 0;
   }
   io_uring_prep_send(submit_.sqe(Op::ControlSend), fd_.get(), sending_.data() + sent_,
                      sending_.size() - sent_, MSG_NOSIGNAL);

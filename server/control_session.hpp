@@ -31,6 +31,8 @@
 #include "server/log.hpp"
 #include "server/ops.hpp"
 #include "server/transfer_log.hpp"
+#include "tls/context.hpp"
+#include "tls/session.hpp"
 
 namespace ringftpd::server {
 
@@ -42,14 +44,17 @@ struct SessionEnv {
   PassivePorts& passive_ports;
   AuthLink& auth;
   TransferLog& xferlog;
+  const tls::ServerContext* tls_context;  // null: this server has no TLS
+  std::span<std::byte> scratch;           // the worker's; valid during a call only
 };
 
 class ControlSession {
  public:
   using Clock = std::chrono::steady_clock;
 
+  // implicit_tls: the listener speaks TLS from the first byte (port 990 style).
   ControlSession(SessionEnv env, io::OpTag tag, io::UniqueFd fd, io::SocketAddress peer,
-                 io::SocketAddress local);
+                 io::SocketAddress local, bool implicit_tls);
 
   // Sends the banner and starts receiving.
   void start() noexcept;
@@ -71,6 +76,8 @@ class ControlSession {
 
   void arm_recv() noexcept;
   void on_recv(int res, std::uint32_t flags) noexcept;
+  void start_tls() noexcept;
+  void on_ciphertext(std::span<const std::byte> bytes) noexcept;
   void on_send(int res) noexcept;
   void process_input() noexcept;
   void handle_line(std::string_view line) noexcept;
@@ -109,9 +116,13 @@ class ControlSession {
   Clock::time_point delayed_until_{};
 
   ftp::LineSplitter splitter_;
-  std::string input_;     // received, not yet fed to the splitter (while busy)
-  std::string outbound_;  // replies queued behind the send in flight
-  std::string sending_;   // bytes the kernel is sending; stable until completion
+  std::optional<tls::Session> tls_;  // set from AUTH TLS (or accept, implicit) on
+  bool implicit_tls_ = false;
+  bool tls_close_sent_ = false;
+  std::string input_;           // plaintext received, not yet fed to the splitter
+  std::string clear_outbound_;  // bytes to send as they are (before TLS, the 234)
+  std::string plain_outbound_;  // replies to seal once TLS is up
+  std::string sending_;         // bytes the kernel is sending; stable until completion
   std::size_t sent_ = 0;
 
   Phase phase_ = Phase::Open;

@@ -24,6 +24,7 @@
 #include "server/password_hash.hpp"
 #include "server/version.hpp"
 #include "server/worker.hpp"
+#include "tls/context.hpp"
 #include "tls/credentials.hpp"
 #include "tls/error.hpp"
 #include "tls/library.hpp"
@@ -49,6 +50,18 @@ tls::Credentials server_credentials(const config::Config& cfg, bool* generated) 
   const tls::CredentialPaths paths = tls::ensure_self_signed(cfg.state_dir);
   if (generated != nullptr) *generated = paths.generated;
   return tls::load_credentials(paths.cert, paths.key);
+}
+
+tls::ServerOptions server_tls_options(const config::Config& cfg) {
+  const auto version = [](config::TlsVersion v) {
+    return v == config::TlsVersion::V1_3 ? tls::Version::Tls13 : tls::Version::Tls12;
+  };
+  tls::ServerOptions o;
+  o.min_version = version(cfg.tls.min_version);
+  o.max_version = version(cfg.tls.max_version);
+  o.tls12_ciphers = cfg.tls.cipher_list;
+  o.tls13_ciphers = cfg.tls.ciphersuites;
+  return o;
 }
 
 std::vector<server::ListenSocket> bind_listeners(const config::Config& cfg) {
@@ -99,7 +112,8 @@ int serve(config::Snapshot cfg, const server::EmbeddedAccount* account) {
   auth_options.log = [&log](std::string_view line) { log.info("authd", line); };
   server::auth::AuthService auth(server::auth::UserTable(std::move(users), cfg->users), cfg->limits,
                                  std::move(auth_options));
-  server::Worker worker(cfg, std::move(listeners), auth.add_client(), log);
+  const tls::ServerContext tls_context(creds, server_tls_options(*cfg));
+  server::Worker worker(cfg, std::move(listeners), auth.add_client(), &tls_context, log);
   return worker.run();
 }
 

@@ -16,6 +16,7 @@ constexpr unsigned kRingEntries = 4096;
 constexpr std::uint16_t kControlBufferGroup = 1;
 constexpr unsigned kControlBuffers = 1024;  // shared by every control session
 constexpr unsigned kControlBufferBytes = 4096;
+constexpr std::size_t kScratchBytes = 16 * 1024;  // one TLS record of plaintext
 
 sigset_t stop_signals() {
   sigset_t set;
@@ -47,7 +48,7 @@ void block_stop_signals() {
 }
 
 Worker::Worker(config::Snapshot config, std::vector<ListenSocket> listeners, io::UniqueFd auth_fd,
-               Log& log)
+               const tls::ServerContext* tls_context, Log& log)
     : config_(std::move(config)),
       log_(log),
       listeners_(std::move(listeners)),
@@ -57,6 +58,8 @@ Worker::Worker(config::Snapshot config, std::vector<ListenSocket> listeners, io:
       recv_buffers_(ring_.raw(), kControlBufferGroup, kControlBuffers, kControlBufferBytes),
       passive_ports_(config_->passive.ports),
       xferlog_(config_->log.xferlog),
+      tls_context_(tls_context),
+      scratch_(kScratchBytes),
       sessions_(config_->limits.max_sessions) {
   tick_interval_.tv_sec = 1;
 }
@@ -164,8 +167,9 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
   ++per_address;
   const auto [slot, generation] = sessions_.reserve();
   auto session = std::make_unique<ControlSession>(
-      SessionEnv{ring_, recv_buffers_, log_, config_, passive_ports_, auth_, xferlog_},
-      io::OpTag{slot, generation, 0}, std::move(fd), *peer, *local);
+      SessionEnv{ring_, recv_buffers_, log_, config_, passive_ports_, auth_, xferlog_, tls_context_,
+                 scratch_},
+      io::OpTag{slot, generation, 0}, std::move(fd), *peer, *local, listeners_[index].implicit_tls);
   ControlSession& s = *session;
   sessions_.install(slot, std::move(session));
   s.start();

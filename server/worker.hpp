@@ -24,6 +24,7 @@
 #include "server/log.hpp"
 #include "server/session_table.hpp"
 #include "server/transfer_log.hpp"
+#include "tls/context.hpp"
 
 namespace ringftpd::server {
 
@@ -42,8 +43,9 @@ class Worker {
   // Blocks SIGTERM, SIGINT and SIGHUP for the calling thread and reads them
   // through a signalfd on the ring instead. Throws on ring set-up failure.
   // auth_fd: this worker's end of the auth service's socket.
+  // tls_context: may be null (no TLS); must outlive the worker.
   Worker(config::Snapshot config, std::vector<ListenSocket> listeners, io::UniqueFd auth_fd,
-         Log& log);
+         const tls::ServerContext* tls_context, Log& log);
 
   // Runs until SIGTERM or SIGINT and every session has closed. Returns the
   // process exit status.
@@ -75,6 +77,8 @@ class Worker {
   io::BufferRing recv_buffers_;
   PassivePorts passive_ports_;
   TransferLog xferlog_;
+  const tls::ServerContext* tls_context_;
+  std::vector<std::byte> scratch_;  // decrypted control bytes land here first
   SessionTable<ControlSession> sessions_;
   std::unordered_map<std::string, std::uint32_t> sessions_per_address_;
   std::uint64_t late_completions_ = 0;
