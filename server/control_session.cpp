@@ -66,7 +66,7 @@ ControlSession::ControlSession(SessionEnv env, io::OpTag tag, io::UniqueFd fd,
       who_(peer.to_string()),
       policy_(ftp::Policy::from(*env_.config, env_.tls_context != nullptr)),
       fs_job_(submit_),
-      data_(submit_, *env_.config, env_.passive_ports, env_.log, who_),
+      data_(submit_, *env_.config, env_.passive_ports, env_.log, who_, env_.tls_context),
       splitter_(env_.config->limits.max_line_bytes) {
   state_.peer = to_host_port(peer_);
   implicit_tls_ = implicit_tls && env_.tls_context != nullptr;

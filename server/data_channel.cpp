@@ -37,11 +37,6 @@ std::string random_suffix() {
   return s;
 }
 
-Result storage_result(int error) {
-  return (error == ENOSPC || error == EDQUOT || error == EFBIG) ? Result::StorageFull
-                                                                : Result::LocalError;
-}
-
 }  // namespace
 
 bool DataChannel::has_open_fds() const noexcept {
@@ -193,6 +188,12 @@ void DataChannel::start(int root_fd, std::uint8_t permissions, const ftp::effect
   buffer_.clear();
   buffer_sent_ = 0;
   in_pipe_ = 0;
+  tls_.reset();
+  cipher_out_.clear();
+  cipher_sent_ = 0;
+  tls_reading_file_ = false;
+  tls_shutdown_sent_ = false;
+  ascii_cr_pending_ = false;
   file_offset_ = t.offset;
   last_progress_ = Clock::now();
   stage_ = Stage::Opening;
@@ -305,6 +306,7 @@ void DataChannel::connect_if_needed() {
 void DataChannel::begin_pump() {
   stage_ = Stage::Pumping;
   last_progress_ = Clock::now();
+  if (transfer_->protect) return tls_begin();
   const bool binary = transfer_->type == ftp::TransferType::Image;
   if (!is_listing() && binary) {
     int p[2];
@@ -381,6 +383,12 @@ void DataChannel::fill_listing() {
   buffer_sent_ = 0;
   // Bounded work per loop turn: a huge directory never stalls other sessions.
   eof_ = !lister_->fill(buffer_, kListBatch, list_format_);
+  if (tls_) {
+    bytes_ += buffer_.size();
+    tls_seal(buffer_);
+    buffer_.clear();
+    return tls_step();
+  }
   if (buffer_.empty() && eof_) return finish_ok();
   pump();
 }
@@ -396,6 +404,7 @@ void DataChannel::convert_ascii_out(std::size_t n) {
 
 void DataChannel::on_pump(Op op, int res) {
   if (stage_ != Stage::Pumping) return;
+  if (tls_) return on_tls_pump(op, res);
   if (res < 0) {
     const int err = -res;
     if (op == Op::FileWrite || (op == Op::SpliceOut && is_upload())) {
@@ -583,6 +592,16 @@ DataEvent DataChannel::on_completion(Op op, int res, std::uint32_t) {
       break;  // closes, unlinks
   }
   return next_event();
+}
+
+// Draft §10.2, required session reuse: a protected data connection must
+// resume a TLS session of its own control connection.
+bool DataChannel::tls_resumption_acceptable() {
+  if (!cfg_.data.require_session_reuse) return true;
+  if (tls_->is_resumed()) return true;
+  log_.info(who_, "refused data connection: TLS session not resumed (full handshake)");
+  fail(Result::ReuseRequired, EPERM);
+  return false;
 }
 
 DataEvent DataChannel::on_tick(Clock::time_point now) {

@@ -22,6 +22,7 @@
 #include <linux/openat2.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -33,6 +34,8 @@
 #include "server/ftp/interpreter.hpp"
 #include "server/log.hpp"
 #include "server/ops.hpp"
+#include "tls/context.hpp"
+#include "tls/session.hpp"
 
 namespace ringftpd::server {
 
@@ -52,6 +55,13 @@ class PassivePorts {
   std::uint16_t next_;
 };
 
+// ENOSPC -> 452, EDQUOT/EFBIG -> 552, anything else -> 451.
+[[nodiscard]] inline ftp::TransferOutcome::Result storage_result(int error) {
+  return (error == ENOSPC || error == EDQUOT || error == EFBIG)
+             ? ftp::TransferOutcome::Result::StorageFull
+             : ftp::TransferOutcome::Result::LocalError;
+}
+
 struct DataEvent {
   enum class Kind : std::uint8_t { None, Starting, Finished } kind = Kind::None;
   std::optional<std::uint64_t> size;  // Starting: the file size, for the 150
@@ -62,9 +72,15 @@ class DataChannel {
  public:
   using Clock = std::chrono::steady_clock;
 
+  // tls_context may be null (no PROT P possible).
   DataChannel(OpSubmitter& submit, const config::Config& cfg, PassivePorts& ports, Log& log,
-              const std::string& who)
-      : submit_(submit), cfg_(cfg), ports_(ports), log_(log), who_(who) {}
+              const std::string& who, const tls::ServerContext* tls_context)
+      : submit_(submit),
+        cfg_(cfg),
+        ports_(ports),
+        log_(log),
+        who_(who),
+        tls_context_(tls_context) {}
 
   // PASV/EPSV. Any previous data connection is dropped.
   [[nodiscard]] ftp::PassiveOutcome open_passive(const io::SocketAddress& control_local,
@@ -112,6 +128,14 @@ class DataChannel {
   void fill_listing();
   void convert_ascii_out(std::size_t n);
   void fail(ftp::TransferOutcome::Result r, int error);
+  // PROT P (data_tls.cpp): the same transfers, sealed in TLS records.
+  void tls_begin();
+  void tls_step();
+  void on_tls_pump(Op op, int res);
+  void tls_seal(std::string_view plaintext);
+  void tls_open_received(std::size_t n);
+  void tls_send_pending();
+  [[nodiscard]] bool tls_resumption_acceptable();
   void finish_ok();
   void close_all();
   void close_fd(int& fd, Op op);
@@ -121,6 +145,7 @@ class DataChannel {
   PassivePorts& ports_;
   Log& log_;
   const std::string& who_;
+  const tls::ServerContext* tls_context_;
 
   Stage stage_ = Stage::Idle;
   unsigned pending_ = 0;
@@ -154,6 +179,12 @@ class DataChannel {
   std::optional<fs::DirectoryLister> lister_;
   fs::ListFormat list_format_ = fs::ListFormat::List;
   std::optional<DataEvent> event_;
+  std::optional<tls::Session> tls_;  // PROT P: this transfer's TLS connection
+  std::string cipher_out_;           // sealed bytes being sent
+  std::size_t cipher_sent_ = 0;
+  bool tls_reading_file_ = false;  // a FileRead for sealing is in flight
+  bool tls_shutdown_sent_ = false;
+  bool ascii_cr_pending_ = false;  // ASCII upload: a CR ended the last chunk
   ftp::TransferOutcome outcome_{};
   bool finishing_ok_ = false;
   Clock::time_point last_progress_{};

@@ -556,6 +556,11 @@ Step on_transfer_result(SessionState& s, const effect::Transfer& t, const Transf
       return reply(kReplyStorageExceeded, "Storage allocation exceeded.");
     case R::LocalError:
       return reply(kReplyLocalError, std::string("Local error: ") + std::strerror(o.error));
+    case R::TlsFailed:
+      return reply(kReplyDataTlsFailed, "Data connection TLS negotiation failed.");
+    case R::ReuseRequired:
+      return reply(kReplyDataTlsFailed,
+                   "TLS session reuse required: resume the control connection's session.");
   }
   return reply(kReplyLocalError, "bug: unknown transfer result");
 }

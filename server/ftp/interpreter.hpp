@@ -123,6 +123,9 @@ struct TransferOutcome {
     FileError,       // 550 with errno text (open failed)
     LocalError,      // 451
     StorageFull,     // 452 (ENOSPC) / 552 (EDQUOT, EFBIG)
+    TlsFailed,       // 522: the data connection's TLS handshake failed
+    ReuseRequired,   // 522: draft §10.2, the data connection did not resume a
+                     //      TLS session of this control connection
   } result;
   int error = 0;
   std::uint64_t bytes = 0;
