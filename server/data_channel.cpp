@@ -496,6 +496,10 @@ void DataChannel::finish_ok() {
 
 void DataChannel::fail(Result r, int error) {
   if (stage_ == Stage::Finishing || !transfer_) return;
+  if (r != Result::Aborted) {
+    log_.debug(who_, "transfer ended early: " + std::string(std::strerror(error)) + " after " +
+                         std::to_string(bytes_) + " bytes");
+  }
   outcome_ = {r, error, bytes_, {}};
   stage_ = Stage::Finishing;
   if (is_upload() && !temp_name_.empty() && parent_fd_ >= 0) {
