@@ -94,6 +94,7 @@ void ControlSession::start() noexcept {
 
 // AUTH TLS (after its 234 was queued in clear) or an implicit-TLS accept.
 void ControlSession::start_tls() noexcept {
+  tls_ending_ = false;
   // Draft §4 / STARTTLS lesson: anything the client pipelined behind AUTH in
   // clear is discarded, never executed under the protection that follows.
   splitter_.discard_buffered();
@@ -107,9 +108,41 @@ void ControlSession::start_tls() noexcept {
   deadline_ = Clock::now() + std::chrono::seconds(secs);
 }
 
+// REIN on a protected connection: seal what is queued (the 220), add our
+// close_notify, and send everything after it in clear. The user logs in anew.
+void ControlSession::end_tls() noexcept {
+  if (!plain_outbound_.empty()) {
+    const auto* p = reinterpret_cast<const std::byte*>(plain_outbound_.data());
+    (void)tls_->write_plaintext({p, plain_outbound_.size()});
+    plain_outbound_.clear();
+  }
+  (void)tls_->shutdown();
+  const auto ct = tls_->pending_ciphertext();
+  clear_outbound_.append(reinterpret_cast<const char*>(ct.data()), ct.size());
+  tls_->consume_ciphertext(ct.size());
+  tls_ending_ = true;
+  if (root_) io_uring_prep_close(submit_.sqe(Op::RootClose), root_.release());
+  env_.log.info(who_, "REIN: TLS ended, continuing in clear");
+  flush();
+}
+
 void ControlSession::on_ciphertext(std::span<const std::byte> bytes) noexcept {
   tls::Session& t = *tls_;
   t.feed_ciphertext(bytes);
+  if (tls_ending_) {
+    // Only the client's close_notify is expected; whatever else comes under
+    // the old protection is dropped, never executed in the clear session.
+    std::span<std::byte> sink = env_.scratch;
+    tls::IoResult r;
+    do {
+      r = t.read_plaintext(sink);
+    } while (r.status == tls::IoStatus::Ok);
+    if (r.status != tls::IoStatus::WantIO) {
+      tls_.reset();
+      tls_ending_ = false;
+    }
+    return;
+  }
   if (!t.is_handshake_done()) {
     const tls::HandshakeStatus hs = t.handshake();
     if (hs == tls::HandshakeStatus::Failed) {
@@ -330,6 +363,8 @@ void ControlSession::carry_out(ftp::Effect effect) noexcept {
     close_after_flush();
   } else if (std::holds_alternative<fx::StartTls>(effect)) {
     start_tls();
+  } else if (std::holds_alternative<fx::EndTls>(effect)) {
+    end_tls();
   }
 }
 
@@ -417,7 +452,7 @@ void ControlSession::on_data_event(const DataEvent& e) noexcept {
 void ControlSession::reply(const ftp::Reply& r) noexcept {
   // Once TLS is set up every reply is sealed; before it, replies (the 234 of
   // AUTH TLS included) go out as they are.
-  ftp::format(r, tls_ ? plain_outbound_ : clear_outbound_);
+  ftp::format(r, (tls_ && !tls_ending_) ? plain_outbound_ : clear_outbound_);
   flush();
 }
 

@@ -77,6 +77,7 @@ class ControlSession {
   void arm_recv() noexcept;
   void on_recv(int res, std::uint32_t flags) noexcept;
   void start_tls() noexcept;
+  void end_tls() noexcept;
   void on_ciphertext(std::span<const std::byte> bytes) noexcept;
   void on_send(int res) noexcept;
   void process_input() noexcept;
@@ -119,6 +120,7 @@ class ControlSession {
   std::optional<tls::Session> tls_;  // set from AUTH TLS (or accept, implicit) on
   bool implicit_tls_ = false;
   bool tls_close_sent_ = false;
+  bool tls_ending_ = false;     // REIN: our close_notify is out, awaiting the client's
   std::string input_;           // plaintext received, not yet fed to the splitter
   std::string clear_outbound_;  // bytes to send as they are (before TLS, the 234)
   std::string plain_outbound_;  // replies to seal once TLS is up

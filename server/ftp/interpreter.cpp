@@ -235,12 +235,16 @@ Step on_command(SessionState& s, const Policy& p, const Command& cmd) {
       return error(kReplyArgumentSyntaxError, "Option not understood.");
     }
     case Verb::Rein: {
+      // Back to the state of a new connection. Draft §14: on a protected
+      // connection the 220 is sent protected, then TLS ends and the
+      // connection goes on in clear, with PROT back to C.
       const HostPort peer = s.peer;
-      const bool tls = s.tls_active;  // issue 4: REIN also ends TLS (draft §14)
+      const bool had_tls = s.tls_active;
       s = SessionState{};
       s.peer = peer;
-      s.tls_active = tls;
-      return reply(kReplyServiceReady, "Service ready for new user.");
+      Step st = reply(kReplyServiceReady, "Service ready for new user.");
+      if (had_tls) st.effect = effect::EndTls{};
+      return st;
     }
     case Verb::Pwd:
       return reply(kReplyPathnameCreated, fs::quote_for_257(s.cwd) + " is the current directory.");

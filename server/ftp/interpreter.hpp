@@ -66,12 +66,14 @@ struct Transfer {
 
 struct Abort {};
 struct StartTls {};
+struct EndTls {};  // REIN on a protected control connection (draft §14)
 struct Close {};
 
 }  // namespace effect
 
-using Effect = std::variant<std::monostate, effect::Authenticate, effect::Fs, effect::OpenPassive,
-                            effect::Transfer, effect::Abort, effect::StartTls, effect::Close>;
+using Effect =
+    std::variant<std::monostate, effect::Authenticate, effect::Fs, effect::OpenPassive,
+                 effect::Transfer, effect::Abort, effect::StartTls, effect::EndTls, effect::Close>;
 
 struct Step {
   std::vector<Reply> replies;
