@@ -104,6 +104,9 @@ void ControlSession::start_tls() noexcept {
     begin_close("out of memory for TLS");
     return;
   }
+  // Every ticket and session ID this connection issues carries its origin,
+  // which its data connections must present again (draft §10.2).
+  tls_->set_origin(env_.tls_context->new_origin());
   const auto secs = env_.config->limits.handshake_timeout_seconds;
   deadline_ = Clock::now() + std::chrono::seconds(secs);
 }
@@ -313,6 +316,16 @@ void ControlSession::handle_line(std::string_view line) noexcept {
   }
   ftp::Step step = ftp::on_command(state_, policy_, cmd);
   const bool port_like = cmd.verb == ftp::Verb::Port || cmd.verb == ftp::Verb::Eprt;
+  const bool pasv_like = cmd.verb == ftp::Verb::Pasv || cmd.verb == ftp::Verb::Epsv;
+  if ((port_like || pasv_like) && tls_ && state_.tls_active && !step.counts_as_error) {
+    // TLS 1.3 tickets arrive after the handshake; clients that wait for one
+    // (GnuTLS) or spend each once (curl 8.12+, Java) get a fresh one now,
+    // before the reply that leads to the data connection.
+    if (tls_->send_ticket() == tls::IoStatus::Failed) {
+      begin_close("TLS error: " + tls_->last_error_text());
+      return;
+    }
+  }
   if (port_like && state_.data_mode == ftp::DataMode::Active && state_.active_target) {
     data_.set_active(to_socket_address(*state_.active_target));
   }
@@ -348,7 +361,8 @@ void ControlSession::carry_out(ftp::Effect effect) noexcept {
   } else if (auto* t = std::get_if<fx::Transfer>(&effect)) {
     transfer_ = *t;
     transfer_started_ = Clock::now();
-    data_.start(root_.get(), state_.permissions, *t);
+    data_.start(root_.get(), state_.permissions, *t,
+                tls_ && state_.tls_active ? tls_->data_origin() : tls::ExpectedOrigin{});
     for (DataEvent e = data_.next_event(); e.kind != DataEvent::Kind::None;
          e = data_.next_event()) {
       on_data_event(e);

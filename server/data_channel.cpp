@@ -176,8 +176,10 @@ void DataChannel::on_accept(int res) {
 
 // ---------------------------------------------------------------- transfers
 
-void DataChannel::start(int root_fd, std::uint8_t permissions, const ftp::effect::Transfer& t) {
+void DataChannel::start(int root_fd, std::uint8_t permissions, const ftp::effect::Transfer& t,
+                        tls::ExpectedOrigin expected) {
   transfer_ = t;
+  expected_origin_ = expected;
   root_fd_ = root_fd;
   permissions_ = permissions;
   bytes_ = 0;
@@ -602,8 +604,9 @@ DataEvent DataChannel::on_completion(Op op, int res, std::uint32_t) {
 // resume a TLS session of its own control connection.
 bool DataChannel::tls_resumption_acceptable() {
   if (!cfg_.data.require_session_reuse) return true;
-  if (tls_->is_resumed()) return true;
-  log_.info(who_, "refused data connection: TLS session not resumed (full handshake)");
+  const tls::ResumeCheck check = tls_->check_resumption();
+  if (check == tls::ResumeCheck::Ok) return true;
+  log_.info(who_, "refused data connection: " + std::string(tls::describe(check)));
   fail(Result::ReuseRequired, EPERM);
   return false;
 }

@@ -89,7 +89,10 @@ class DataChannel {
   void set_active(const io::SocketAddress& target);
 
   // Starts a transfer; root_fd must stay open until Finished.
-  void start(int root_fd, std::uint8_t permissions, const ftp::effect::Transfer& t);
+  // expected: the TLS sessions a PROT P data connection may resume (those of
+  // its control connection).
+  void start(int root_fd, std::uint8_t permissions, const ftp::effect::Transfer& t,
+             tls::ExpectedOrigin expected);
   // ABOR, or the session is closing: stop, close everything, report Aborted.
   void abort();
 
@@ -180,7 +183,8 @@ class DataChannel {
   fs::ListFormat list_format_ = fs::ListFormat::List;
   std::optional<DataEvent> event_;
   std::optional<tls::Session> tls_;  // PROT P: this transfer's TLS connection
-  std::string cipher_out_;           // sealed bytes being sent
+  tls::ExpectedOrigin expected_origin_;
+  std::string cipher_out_;  // sealed bytes being sent
   std::size_t cipher_sent_ = 0;
   bool tls_reading_file_ = false;  // a FileRead for sealing is in flight
   bool tls_shutdown_sent_ = false;

@@ -40,7 +40,10 @@ void append_ascii_upload(std::string& out, std::string_view in, bool& cr_pending
 
 void DataChannel::tls_begin() {
   if (tls_context_ == nullptr) return fail(Result::TlsFailed, EPROTONOSUPPORT);
-  tls_ = tls::Session::server(*tls_context_);
+  // server_data: bound to the control connection's origin, and sends no
+  // tickets (an upload client never reads; an unread record would turn its
+  // close into a reset and cost it the tail of the upload).
+  tls_ = tls::Session::server_data(*tls_context_, expected_origin_);
   if (!tls_) return fail(Result::LocalError, ENOMEM);
   read_buffer_.resize(kChunkBytes);
   tls_step();

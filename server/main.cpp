@@ -61,6 +61,7 @@ tls::ServerOptions server_tls_options(const config::Config& cfg) {
   o.max_version = version(cfg.tls.max_version);
   o.tls12_ciphers = cfg.tls.cipher_list;
   o.tls13_ciphers = cfg.tls.ciphersuites;
+  o.session_lifetime = std::chrono::seconds(cfg.tls.session_lifetime_seconds);
   return o;
 }
 

@@ -2,6 +2,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace ringftpd::tls {
 
@@ -66,8 +67,11 @@ const unsigned char* bytes_of(const std::string& s) {
 
 }  // namespace
 
-ServerContext::ServerContext(const Credentials& creds, const ServerOptions& options)
-    : ctx_(make_ctx(&wolfTLS_server_method, options)) {
+ServerContext::ServerContext(const Credentials& creds, const ServerOptions& options,
+                             std::shared_ptr<Resumption> resumption)
+    : ctx_(make_ctx(&wolfTLS_server_method, options)),
+      resumption_(resumption ? std::move(resumption) : std::make_shared<Resumption>()),
+      lifetime_(options.session_lifetime) {
   const std::string& chain = creds.cert_chain_pem();
   const std::string& key = creds.key_pem();
   if (const int rc = wolfSSL_CTX_use_certificate_chain_buffer(ctx_.get(), bytes_of(chain),
@@ -87,6 +91,7 @@ ServerContext::ServerContext(const Credentials& creds, const ServerOptions& opti
   }
   // Client certificates (DESIGN.md §4, optional) are a later, explicit opt-in.
   wolfSSL_CTX_set_verify(ctx_.get(), WOLFSSL_VERIFY_NONE, nullptr);
+  detail::install_resumption(ctx_.get(), lifetime_);
   wolfSSL_ERR_clear_error();
 }
 
@@ -102,6 +107,10 @@ ClientContext::ClientContext(const ClientOptions& options)
       throw TlsError("trusted CA certificates rejected: " + wolfssl_error_text(rc));
     }
     wolfSSL_CTX_set_verify(ctx_.get(), WOLFSSL_VERIFY_PEER, nullptr);
+  }
+  if (options.tls12_session_tickets &&
+      wolfSSL_CTX_UseSessionTicket(ctx_.get()) != WOLFSSL_SUCCESS) {
+    throw TlsError("wolfSSL refused session tickets");
   }
   wolfSSL_ERR_clear_error();
 }

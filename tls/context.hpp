@@ -9,12 +9,19 @@
 //   new sessions while existing ones keep the old certificate (DESIGN.md §4).
 // - native_handle() is for the rest of tls/ (session cache, ticket keys);
 //   code outside tls/ should not need it.
+// - Session resumption (resumption.hpp) is always on: session tickets for
+//   TLS 1.2 and 1.3 and TLS 1.2 session IDs, sealed and cached by the
+//   context's Resumption. Pass the same Resumption to successive contexts of
+//   a worker (certificate reloads) so that their tickets stay valid.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "tls/credentials.hpp"
+#include "tls/resumption.hpp"
 #include "tls/wolfssl.hpp"
 
 namespace ringftpd::tls {
@@ -41,21 +48,39 @@ struct ProtocolOptions {
   std::string tls13_ciphers;
 };
 
+inline constexpr std::chrono::seconds kDefaultSessionLifetime = std::chrono::hours(8);
+
 // What the server offers. Fixed choices (DESIGN.md §4): Extended Master
 // Secret on (wolfSSL's default in this build), full 16 KiB records (no
 // max_fragment_length negotiation), ALPN "ftp" selected when the client offers
 // it (a client offering only other protocols gets no ALPN, not an alert),
 // no client certificates requested.
-struct ServerOptions : ProtocolOptions {};
+struct ServerOptions : ProtocolOptions {
+  // How long a TLS session stays resumable: the TLS 1.3 ticket lifetime, the
+  // TLS 1.2 ticket hint and session timeout, and the expiry of origin records.
+  // Long, because FTP sessions last hours (DESIGN.md §4). 1 s .. 7 days.
+  std::chrono::seconds session_lifetime = kDefaultSessionLifetime;
+};
 
 class ServerContext {
  public:
-  ServerContext(const Credentials& creds, const ServerOptions& options = {});
+  // `resumption` null: a private one with default options.
+  ServerContext(const Credentials& creds, const ServerOptions& options = {},
+                std::shared_ptr<Resumption> resumption = nullptr);
 
   [[nodiscard]] WOLFSSL_CTX* native_handle() const noexcept { return ctx_.get(); }
+  [[nodiscard]] const std::shared_ptr<Resumption>& resumption() const noexcept {
+    return resumption_;
+  }
+  [[nodiscard]] std::chrono::seconds session_lifetime() const noexcept { return lifetime_; }
+  // A fresh random origin for a new control connection (Session::set_origin);
+  // 0 only if the DRBG failed.
+  [[nodiscard]] std::uint64_t new_origin() const noexcept { return resumption_->new_origin(); }
 
  private:
   CtxPtr ctx_;
+  std::shared_ptr<Resumption> resumption_;
+  std::chrono::seconds lifetime_;
 };
 
 struct ClientOptions : ProtocolOptions {
@@ -65,6 +90,9 @@ struct ClientOptions : ProtocolOptions {
   std::string trusted_ca_pem;
   // Offer ALPN "ftp" in the ClientHello.
   bool offer_alpn_ftp = false;
+  // Ask for TLS 1.2 session tickets, as real clients do (off: TLS 1.2
+  // resumption by session ID only). TLS 1.3 always uses tickets.
+  bool tls12_session_tickets = true;
 };
 
 class ClientContext {

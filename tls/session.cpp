@@ -61,6 +61,7 @@ Session& Session::operator=(Session&& other) noexcept {
 
 void Session::take_from(Session& other) noexcept {
   ssl_ = std::move(other.ssl_);
+  tag_ = std::move(other.tag_);
   in_ = std::move(other.in_);
   in_off_ = std::exchange(other.in_off_, 0);
   out_ = std::move(other.out_);
@@ -69,6 +70,7 @@ void Session::take_from(Session& other) noexcept {
   error_ = other.error_;
   is_server_ = other.is_server_;
   handshake_done_ = other.handshake_done_;
+  resumed_ = other.resumed_;
   failed_ = other.failed_;
   peer_closed_ = other.peer_closed_;
   shutdown_sent_ = other.shutdown_sent_;
@@ -85,6 +87,7 @@ void Session::attach_io() noexcept {
   wolfSSL_SSLSetIOSend(ssl_.get(), &Session::send_cb);
   wolfSSL_SetIOReadCtx(ssl_.get(), this);
   wolfSSL_SetIOWriteCtx(ssl_.get(), this);
+  (void)detail::attach_tag(ssl_.get(), &tag_);  // checked once in server()
 }
 
 std::optional<Session> Session::server(const ServerContext& ctx) noexcept {
@@ -94,7 +97,19 @@ std::optional<Session> Session::server(const ServerContext& ctx) noexcept {
   // offers only other protocols gets no ALPN answer rather than a fatal
   // no_application_protocol alert (FTPS clients rarely send ALPN at all).
   if (use_alpn_ftp(ssl.get()) != WOLFSSL_SUCCESS) return std::nullopt;
-  return std::optional<Session>(Session(std::move(ssl), /*is_server=*/true));
+  std::optional<Session> session(Session(std::move(ssl), /*is_server=*/true));
+  // Without its tag, the ticket callback would fail every handshake.
+  if (!detail::attach_tag(session->ssl_.get(), &session->tag_)) return std::nullopt;
+  session->tag_.resumption = ctx.resumption();
+  session->tag_.lifetime = ctx.session_lifetime();
+  return session;
+}
+
+std::optional<Session> Session::server_data(const ServerContext& ctx,
+                                            ExpectedOrigin expected) noexcept {
+  std::optional<Session> session = server(ctx);
+  if (session) session->expect_origin(expected);
+  return session;
 }
 
 std::optional<Session> Session::client(const ClientContext& ctx,
@@ -193,6 +208,13 @@ int Session::send_cb(WOLFSSL*, char* buf, int size, void* ctx) noexcept {
 
 // --- TLS operations ------------------------------------------------------------
 
+// Records the end of the handshake, once wolfSSL says it is over.
+void Session::note_handshake_done() noexcept {
+  if (handshake_done_ || wolfSSL_is_init_finished(ssl_.get()) == 0) return;
+  handshake_done_ = true;
+  resumed_ = wolfSSL_session_reused(ssl_.get()) != 0;
+}
+
 void Session::fail(const char* operation, int error) noexcept {
   failed_ = true;
   error_operation_ = operation;
@@ -207,7 +229,7 @@ HandshakeStatus Session::handshake() noexcept {
   if (handshake_done_) return HandshakeStatus::Done;
   const int rc = is_server_ ? wolfSSL_accept(ssl_.get()) : wolfSSL_connect(ssl_.get());
   if (rc == WOLFSSL_SUCCESS) {
-    handshake_done_ = true;
+    note_handshake_done();
     return HandshakeStatus::Done;
   }
   const int error = wolfSSL_get_error(ssl_.get(), rc);
@@ -235,7 +257,7 @@ IoResult Session::write_plaintext(std::span<const std::byte> plaintext) noexcept
     fail("write", error);
     return {done, IoStatus::Failed};
   }
-  if (!handshake_done_) handshake_done_ = wolfSSL_is_init_finished(ssl_.get()) != 0;
+  note_handshake_done();
   return {done, IoStatus::Ok};
 }
 
@@ -245,7 +267,7 @@ IoResult Session::read_plaintext(std::span<std::byte> out) noexcept {
   if (out.empty()) return {0, IoStatus::Ok};
   const int rc = wolfSSL_read(ssl_.get(), out.data(), clamp_size(out.size()));
   if (rc > 0) {
-    if (!handshake_done_) handshake_done_ = wolfSSL_is_init_finished(ssl_.get()) != 0;
+    note_handshake_done();
     return {static_cast<std::size_t>(rc), IoStatus::Ok};
   }
   const int error = wolfSSL_get_error(ssl_.get(), rc);
@@ -254,7 +276,7 @@ IoResult Session::read_plaintext(std::span<std::byte> out) noexcept {
     return {0, IoStatus::Closed};
   }
   if (is_retry(error)) {
-    if (!handshake_done_) handshake_done_ = wolfSSL_is_init_finished(ssl_.get()) != 0;
+    note_handshake_done();
     return {0, IoStatus::WantIO};
   }
   fail("read", error);
@@ -306,6 +328,53 @@ std::string_view Session::alpn_protocol() const noexcept {
 
 bool Session::is_resumed() const noexcept {
   return handshake_done_ && wolfSSL_session_reused(ssl_.get()) != 0;
+}
+
+// --- session resumption --------------------------------------------------------
+
+void Session::set_origin(std::uint64_t origin) noexcept {
+  tag_.origin = origin;
+}
+
+ExpectedOrigin Session::data_origin() const noexcept {
+  return {tag_.origin, handshake_done_ && resumed_ ? tag_.resumed_origin : 0};
+}
+
+IoStatus Session::send_ticket() noexcept {
+  if (failed_) return IoStatus::Failed;
+  if (!is_server_ || tag_.is_data || !handshake_done_ || shutdown_sent_ || !tag_.resumption ||
+      wolfSSL_version(ssl_.get()) != TLS1_3_VERSION) {
+    return IoStatus::Ok;  // TLS 1.2 tickets come with the handshake
+  }
+  const int rc = wolfSSL_send_SessionTicket(ssl_.get());
+  if (rc == WOLFSSL_SUCCESS) return IoStatus::Ok;
+  fail("send ticket", wolfSSL_get_error(ssl_.get(), rc));
+  return IoStatus::Failed;
+}
+
+void Session::expect_origin(ExpectedOrigin expected) noexcept {
+  tag_.expected = expected;
+  tag_.is_data = true;
+  // Fails (harmlessly) only when this connection cannot be TLS 1.3 at all.
+  (void)wolfSSL_no_ticket_TLSv13(ssl_.get());
+}
+
+ResumeCheck Session::check_resumption() const noexcept {
+  if (!handshake_done_ || !resumed_) return ResumeCheck::NotResumed;
+  if (tag_.resumed_origin == 0) return ResumeCheck::UnknownOrigin;
+  return tag_.expected.matches(tag_.resumed_origin) ? ResumeCheck::Ok : ResumeCheck::ForeignOrigin;
+}
+
+SslSessionPtr Session::saved_session() const noexcept {
+  if (!handshake_done_) return nullptr;
+  // A copy: the live session changes as later tickets arrive.
+  const SslSessionPtr live(wolfSSL_get1_session(ssl_.get()));
+  return SslSessionPtr(live ? wolfSSL_SESSION_dup(live.get()) : nullptr);
+}
+
+bool Session::resume_from(WOLFSSL_SESSION* saved) noexcept {
+  if (is_server_ || saved == nullptr || handshake_done_) return false;
+  return wolfSSL_set_session(ssl_.get(), saved) == WOLFSSL_SUCCESS;
 }
 
 }  // namespace ringftpd::tls

@@ -27,6 +27,14 @@
 // - Buffers grow to the connection's high-water mark and keep their capacity,
 //   so the steady state allocates nothing per record on our side (wolfSSL may
 //   still grow and shrink its own record buffer internally).
+//
+// Required session reuse (resumption.hpp; DESIGN.md §4). The server calls:
+//   control connection: s = Session::server(ctx); s->set_origin(ctx.new_origin());
+//     handshake...; then while handling PASV/EPSV/PORT/EPRT, before the
+//     reply: s->send_ticket() (a fresh TLS 1.3 ticket; a no-op under 1.2).
+//   data connection: d = Session::server_data(ctx, control.data_origin());
+//     handshake...; then d->check_resumption(): anything but Ok -> close the
+//     data connection and reply 522 (log describe(check)).
 #pragma once
 
 #include <cstddef>
@@ -38,6 +46,7 @@
 #include <vector>
 
 #include "tls/context.hpp"
+#include "tls/resumption.hpp"
 #include "tls/wolfssl.hpp"
 
 namespace ringftpd::tls {
@@ -60,6 +69,9 @@ class Session {
  public:
   // nullopt only when wolfSSL cannot allocate the connection.
   [[nodiscard]] static std::optional<Session> server(const ServerContext& ctx) noexcept;
+  // A data connection: server() then expect_origin(expected).
+  [[nodiscard]] static std::optional<Session> server_data(const ServerContext& ctx,
+                                                          ExpectedOrigin expected) noexcept;
   // `server_name`, if not empty, is sent as SNI.
   [[nodiscard]] static std::optional<Session> client(const ClientContext& ctx,
                                                      std::string_view server_name = {}) noexcept;
@@ -121,6 +133,35 @@ class Session {
   [[nodiscard]] std::string_view alpn_protocol() const noexcept;     // "ftp" or empty
   [[nodiscard]] bool is_resumed() const noexcept;
 
+  // --- session resumption, server side (resumption.hpp) -----------------------
+  // Control connection, before its handshake: tickets and session IDs it
+  // issues are bound to `origin` (non-zero, from ServerContext::new_origin).
+  void set_origin(std::uint64_t origin) noexcept;
+  [[nodiscard]] std::uint64_t origin() const noexcept { return tag_.origin; }
+  // Control connection, after its handshake: what its data connections must
+  // resume (its own origin, plus the one it inherited if it resumed itself).
+  [[nodiscard]] ExpectedOrigin data_origin() const noexcept;
+  // Control connection, after its handshake: queues a fresh TLS 1.3 session
+  // ticket (flush pending ciphertext as after any call). Under TLS 1.2, on a
+  // data connection, or after shutdown() it does nothing and returns Ok.
+  // Failed only when wolfSSL fails (the session is then failed).
+  [[nodiscard]] IoStatus send_ticket() noexcept;
+  // Data connection, before its handshake: what it may resume. Also stops
+  // TLS 1.3 tickets on it: a client that never reads (an upload) would turn
+  // an unread ticket into a TCP reset on close and lose its tail.
+  void expect_origin(ExpectedOrigin expected) noexcept;
+  // Data connection, once the handshake is Done: whether it resumed a session
+  // descending from its control connection. Anything but Ok: close, 522.
+  [[nodiscard]] ResumeCheck check_resumption() const noexcept;
+
+  // --- session resumption, client side (tests, benchmarks, ftpsload) ---------
+  // After the handshake (and, under TLS 1.3, after reading the ticket that
+  // follows it): a copy of the session, to resume later. Null if none.
+  [[nodiscard]] SslSessionPtr saved_session() const noexcept;
+  // Before the handshake: offer `saved` for resumption. false if wolfSSL
+  // refused it (e.g. expired); the handshake is then a full one.
+  [[nodiscard]] bool resume_from(WOLFSSL_SESSION* saved) noexcept;
+
   // For the rest of tls/ (session cache, tickets). Do not do I/O through it.
   [[nodiscard]] WOLFSSL* native_handle() const noexcept { return ssl_.get(); }
 
@@ -130,10 +171,12 @@ class Session {
   void attach_io() noexcept;  // points wolfSSL's I/O callbacks at *this
   void fail(const char* operation, int error) noexcept;
   void note_first_bytes() noexcept;
+  void note_handshake_done() noexcept;
   static int recv_cb(WOLFSSL* ssl, char* buf, int size, void* ctx) noexcept;
   static int send_cb(WOLFSSL* ssl, char* buf, int size, void* ctx) noexcept;
 
   SslPtr ssl_;
+  detail::OriginTag tag_;  // wolfSSL's ex_data points here (attach_io)
   std::vector<std::byte> in_;  // inbound ciphertext; [in_off_, size) unread
   std::size_t in_off_ = 0;
   std::vector<std::byte> out_;  // outbound ciphertext; [out_off_, size) unsent
@@ -142,6 +185,7 @@ class Session {
   int error_ = 0;
   bool is_server_ = false;
   bool handshake_done_ = false;
+  bool resumed_ = false;  // as the handshake ended (wolfSSL forgets after close_notify)
   bool failed_ = false;
   bool peer_closed_ = false;
   bool shutdown_sent_ = false;

@@ -5,7 +5,9 @@
 // clang-format off
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
-// wolfCrypt, for certificate and key work (credentials.cpp, self_signed.cpp).
+// wolfCrypt, for certificate and key work (credentials.cpp, self_signed.cpp),
+// ticket sealing (ticket_keys.cpp) and random numbers (random.cpp).
+#include <wolfssl/wolfcrypt/aes.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
@@ -26,5 +28,10 @@ struct SslFree {
 };
 using CtxPtr = std::unique_ptr<WOLFSSL_CTX, CtxFree>;
 using SslPtr = std::unique_ptr<WOLFSSL, SslFree>;
+// A resumable TLS session (what a client keeps between connections).
+struct SslSessionFree {
+  void operator()(WOLFSSL_SESSION* s) const noexcept { wolfSSL_SESSION_free(s); }
+};
+using SslSessionPtr = std::unique_ptr<WOLFSSL_SESSION, SslSessionFree>;
 
 }  // namespace ringftpd::tls
