@@ -111,9 +111,10 @@ void ControlSession::start_tls() noexcept {
   deadline_ = Clock::now() + std::chrono::seconds(secs);
 }
 
-// REIN on a protected connection: seal what is queued (the 220), add our
-// close_notify, and send everything after it in clear. The user logs in anew.
-void ControlSession::end_tls() noexcept {
+// REIN or CCC on a protected connection: seal what is queued (the 220 or
+// 200), add our close_notify, and send everything after it in clear. After
+// REIN the user logs in anew; after CCC the login stays.
+void ControlSession::end_tls(bool keep_login) noexcept {
   if (!plain_outbound_.empty()) {
     const auto* p = reinterpret_cast<const std::byte*>(plain_outbound_.data());
     (void)tls_->write_plaintext({p, plain_outbound_.size()});
@@ -124,8 +125,9 @@ void ControlSession::end_tls() noexcept {
   clear_outbound_.append(reinterpret_cast<const char*>(ct.data()), ct.size());
   tls_->consume_ciphertext(ct.size());
   tls_ending_ = true;
-  if (root_) io_uring_prep_close(submit_.sqe(Op::RootClose), root_.release());
-  env_.log.info(who_, "REIN: TLS ended, continuing in clear");
+  if (!keep_login && root_) io_uring_prep_close(submit_.sqe(Op::RootClose), root_.release());
+  env_.log.info(who_,
+                std::string(keep_login ? "CCC" : "REIN") + ": TLS ended, continuing in clear");
   flush();
 }
 
@@ -377,8 +379,8 @@ void ControlSession::carry_out(ftp::Effect effect) noexcept {
     close_after_flush();
   } else if (std::holds_alternative<fx::StartTls>(effect)) {
     start_tls();
-  } else if (std::holds_alternative<fx::EndTls>(effect)) {
-    end_tls();
+  } else if (auto* e = std::get_if<fx::EndTls>(&effect)) {
+    end_tls(e->keep_login);
   }
 }
 

@@ -77,7 +77,7 @@ class ControlSession {
   void arm_recv() noexcept;
   void on_recv(int res, std::uint32_t flags) noexcept;
   void start_tls() noexcept;
-  void end_tls() noexcept;
+  void end_tls(bool keep_login) noexcept;
   void on_ciphertext(std::span<const std::byte> bytes) noexcept;
   void on_send(int res) noexcept;
   void process_input() noexcept;

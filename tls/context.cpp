@@ -4,6 +4,8 @@
 #include <string_view>
 #include <utility>
 
+#include "tls/client_cert.hpp"
+
 namespace ringftpd::tls {
 
 namespace {
@@ -89,8 +91,8 @@ ServerContext::ServerContext(const Credentials& creds, const ServerOptions& opti
     throw TlsError(creds.key_path().string() + ": key does not match certificate " +
                    creds.cert_path().string());
   }
-  // Client certificates (DESIGN.md §4, optional) are a later, explicit opt-in.
-  wolfSSL_CTX_set_verify(ctx_.get(), WOLFSSL_VERIFY_NONE, nullptr);
+  // Client certificates (DESIGN.md §4): off unless configured.
+  detail::configure_client_certs(ctx_.get(), options.client_certs, options.client_ca_pem);
   detail::install_resumption(ctx_.get(), lifetime_);
   wolfSSL_ERR_clear_error();
 }
@@ -108,6 +110,7 @@ ClientContext::ClientContext(const ClientOptions& options)
     }
     wolfSSL_CTX_set_verify(ctx_.get(), WOLFSSL_VERIFY_PEER, nullptr);
   }
+  detail::use_client_certificate(ctx_.get(), options.client_cert_pem, options.client_key_pem);
   if (options.tls12_session_tickets &&
       wolfSSL_CTX_UseSessionTicket(ctx_.get()) != WOLFSSL_SUCCESS) {
     throw TlsError("wolfSSL refused session tickets");

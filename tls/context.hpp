@@ -54,12 +54,21 @@ inline constexpr std::chrono::seconds kDefaultSessionLifetime = std::chrono::hou
 // Secret on (wolfSSL's default in this build), full 16 KiB records (no
 // max_fragment_length negotiation), ALPN "ftp" selected when the client offers
 // it (a client offering only other protocols gets no ALPN, not an alert),
-// no client certificates requested.
+// no client certificates requested unless client_certs says so.
 struct ServerOptions : ProtocolOptions {
   // How long a TLS session stays resumable: the TLS 1.3 ticket lifetime, the
   // TLS 1.2 ticket hint and session timeout, and the expiry of origin records.
   // Long, because FTP sessions last hours (DESIGN.md §4). 1 s .. 7 days.
   std::chrono::seconds session_lifetime = kDefaultSessionLifetime;
+  // Client certificates (client_cert.hpp). Optional: asked for; a client may
+  // send none, but one it sends must verify. Required: a client without a
+  // verifying certificate fails the handshake. A resumed handshake carries
+  // no certificate in either mode.
+  enum class ClientCertMode : std::uint8_t { Off, Optional, Required };
+  ClientCertMode client_certs = ClientCertMode::Off;
+  // PEM bundle of the CAs client certificates must chain to (not Off: needed;
+  // a bundle that does not parse throws TlsError).
+  std::string client_ca_pem;
 };
 
 class ServerContext {
@@ -93,6 +102,10 @@ struct ClientOptions : ProtocolOptions {
   // Ask for TLS 1.2 session tickets, as real clients do (off: TLS 1.2
   // resumption by session ID only). TLS 1.3 always uses tickets.
   bool tls12_session_tickets = true;
+  // A certificate (chain, leaf first) and its key, presented when the server
+  // asks for one. Both empty: none; only one given throws TlsError.
+  std::string client_cert_pem;
+  std::string client_key_pem;
 };
 
 class ClientContext {

@@ -94,9 +94,10 @@ int seal_ticket(OriginTag& tag, WOLFSSL* ssl, unsigned char* key_name, unsigned 
   std::memcpy(key_name + kKeyIdBytes, id.data(), id.size());
   const auto aad = ticket_aad(key_name, iv);
   std::memset(mac, 0, WOLFSSL_TICKET_MAC_SZ);
-  if (!keys.seal(std::span<std::uint8_t>(ticket, static_cast<std::size_t>(len)),
-                 std::span<const std::uint8_t, TicketKeys::kNonceBytes>(iv, TicketKeys::kNonceBytes),
-                 aad, std::span<std::uint8_t, TicketKeys::kTagBytes>(mac, TicketKeys::kTagBytes))) {
+  if (!keys.seal(
+          std::span<std::uint8_t>(ticket, static_cast<std::size_t>(len)),
+          std::span<const std::uint8_t, TicketKeys::kNonceBytes>(iv, TicketKeys::kNonceBytes), aad,
+          std::span<std::uint8_t, TicketKeys::kTagBytes>(mac, TicketKeys::kTagBytes))) {
     return WOLFSSL_TICKET_RET_FATAL;
   }
   *out_len = len;
@@ -143,8 +144,9 @@ int open_ticket(OriginTag& tag, WOLFSSL* ssl, const unsigned char* key_name,
 }
 
 int ticket_callback(WOLFSSL* ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ],
-                    unsigned char iv[WOLFSSL_TICKET_IV_SZ], unsigned char mac[WOLFSSL_TICKET_MAC_SZ],
-                    int enc, unsigned char* ticket, int len, int* out_len, void*) noexcept {
+                    unsigned char iv[WOLFSSL_TICKET_IV_SZ],
+                    unsigned char mac[WOLFSSL_TICKET_MAC_SZ], int enc, unsigned char* ticket,
+                    int len, int* out_len, void*) noexcept {
   OriginTag* tag = ssl != nullptr ? tag_of(ssl) : nullptr;
   if (tag == nullptr || key_name == nullptr || iv == nullptr || mac == nullptr ||
       ticket == nullptr || len <= 0 || out_len == nullptr) {

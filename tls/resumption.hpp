@@ -21,6 +21,11 @@
 // connections accept that origin too (ExpectedOrigin::inherited), since only
 // the holder of that session's secret could have resumed it.
 //
+// A connection without an origin (0: set_origin not called, or a data
+// connection's own full handshake) still issues resumable tickets and session
+// IDs, but what descends from it is "of unknown origin": never accepted on a
+// data connection (fail closed).
+//
 // Contract:
 // - A Resumption holds the ticket keys, the origin registry and the session
 //   store of one worker; ServerContexts share it through shared_ptr, and

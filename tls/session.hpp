@@ -133,6 +133,21 @@ class Session {
   [[nodiscard]] std::string_view alpn_protocol() const noexcept;     // "ftp" or empty
   [[nodiscard]] bool is_resumed() const noexcept;
 
+  // --- the peer's certificate (client_cert.hpp) -------------------------------
+  // Server side, after a full handshake with ClientCertMode Optional/Required
+  // (query before the close_notify exchange, like the parameters above):
+  // whether the client presented a certificate that verified. False before
+  // the handshake, on a resumed handshake (no certificate is sent), and when
+  // verification was not asked for; always false on the client side.
+  [[nodiscard]] bool has_verified_peer_certificate() const noexcept;
+  // A subject field of the peer's certificate: "CN", "emailAddress" or "UID"
+  // (the first one if repeated). Empty if absent, for any other name, or
+  // without a peer certificate. Throws only std::bad_alloc.
+  [[nodiscard]] std::string peer_certificate_field(std::string_view field) const;
+  // SHA-256 of the peer certificate's DER as "AB:CD:..." (fingerprint_sha256's
+  // form); empty without a peer certificate. Throws only std::bad_alloc.
+  [[nodiscard]] std::string peer_certificate_fingerprint() const;
+
   // --- session resumption, server side (resumption.hpp) -----------------------
   // Control connection, before its handshake: tickets and session IDs it
   // issues are bound to `origin` (non-zero, from ServerContext::new_origin).
@@ -176,7 +191,7 @@ class Session {
   static int send_cb(WOLFSSL* ssl, char* buf, int size, void* ctx) noexcept;
 
   SslPtr ssl_;
-  detail::OriginTag tag_;  // wolfSSL's ex_data points here (attach_io)
+  detail::OriginTag tag_;      // wolfSSL's ex_data points here (attach_io)
   std::vector<std::byte> in_;  // inbound ciphertext; [in_off_, size) unread
   std::size_t in_off_ = 0;
   std::vector<std::byte> out_;  // outbound ciphertext; [out_off_, size) unsent

@@ -38,9 +38,8 @@ std::size_t InProcessSessionStore::KeyHash::operator()(const Key& key) const noe
 
 InProcessSessionStore::InProcessSessionStore(std::size_t max_entries) : map_(max_entries) {}
 
-bool InProcessSessionStore::put(std::span<const std::uint8_t> id,
-                                std::span<const std::uint8_t> der, std::uint64_t origin,
-                                SteadyTime expires, SteadyTime now) noexcept {
+bool InProcessSessionStore::put(std::span<const std::uint8_t> id, std::span<const std::uint8_t> der,
+                                std::uint64_t origin, SteadyTime expires, SteadyTime now) noexcept {
   const std::optional<Key> key = key_of(id);
   if (!key || der.empty()) return false;
   try {
@@ -51,9 +50,8 @@ bool InProcessSessionStore::put(std::span<const std::uint8_t> id,
   }
 }
 
-std::optional<std::uint64_t> InProcessSessionStore::get(std::span<const std::uint8_t> id,
-                                                        SteadyTime now,
-                                                        std::vector<std::uint8_t>& der_out) noexcept {
+std::optional<std::uint64_t> InProcessSessionStore::get(
+    std::span<const std::uint8_t> id, SteadyTime now, std::vector<std::uint8_t>& der_out) noexcept {
   const std::optional<Key> key = key_of(id);
   if (!key) return std::nullopt;
   try {

@@ -36,9 +36,9 @@ class SessionStore {
                    std::uint64_t origin, SteadyTime expires, SteadyTime now) noexcept = 0;
   // Copies the live entry for `id` into `der_out` (the caller wipes it after
   // use) and returns its origin; nullopt if absent or expired.
-  [[nodiscard]] virtual std::optional<std::uint64_t> get(std::span<const std::uint8_t> id,
-                                                         SteadyTime now,
-                                                         std::vector<std::uint8_t>& der_out) noexcept = 0;
+  [[nodiscard]] virtual std::optional<std::uint64_t> get(
+      std::span<const std::uint8_t> id, SteadyTime now,
+      std::vector<std::uint8_t>& der_out) noexcept = 0;
   // Forgets `id` (e.g. the server invalidates a session).
   virtual void remove(std::span<const std::uint8_t> id) noexcept = 0;
 };
@@ -49,8 +49,9 @@ class InProcessSessionStore final : public SessionStore {
 
   bool put(std::span<const std::uint8_t> id, std::span<const std::uint8_t> der,
            std::uint64_t origin, SteadyTime expires, SteadyTime now) noexcept override;
-  [[nodiscard]] std::optional<std::uint64_t> get(std::span<const std::uint8_t> id, SteadyTime now,
-                                                 std::vector<std::uint8_t>& der_out) noexcept override;
+  [[nodiscard]] std::optional<std::uint64_t> get(
+      std::span<const std::uint8_t> id, SteadyTime now,
+      std::vector<std::uint8_t>& der_out) noexcept override;
   void remove(std::span<const std::uint8_t> id) noexcept override;
 
   [[nodiscard]] std::size_t size() const noexcept { return map_.size(); }

@@ -67,14 +67,14 @@ std::optional<TicketKeys::KeyId> TicketKeys::previous_id() const noexcept {
   return previous_->id;
 }
 
-bool TicketKeys::seal(std::span<std::uint8_t> data, std::span<const std::uint8_t, kNonceBytes> nonce,
+bool TicketKeys::seal(std::span<std::uint8_t> data,
+                      std::span<const std::uint8_t, kNonceBytes> nonce,
                       std::span<const std::uint8_t> aad,
                       std::span<std::uint8_t, kTagBytes> tag) noexcept {
-  return wc_AesGcmEncrypt(&current_->aes, data.data(), data.data(),
-                          static_cast<word32>(data.size()), nonce.data(),
-                          static_cast<word32>(nonce.size()), tag.data(),
-                          static_cast<word32>(tag.size()), aad.data(),
-                          static_cast<word32>(aad.size())) == 0;
+  return wc_AesGcmEncrypt(
+             &current_->aes, data.data(), data.data(), static_cast<word32>(data.size()),
+             nonce.data(), static_cast<word32>(nonce.size()), tag.data(),
+             static_cast<word32>(tag.size()), aad.data(), static_cast<word32>(aad.size())) == 0;
 }
 
 TicketKeys::Opened TicketKeys::open(KeyId key, std::span<std::uint8_t> data,
@@ -91,11 +91,10 @@ TicketKeys::Opened TicketKeys::open(KeyId key, std::span<std::uint8_t> data,
     with = Opened::WithPrevious;
   }
   if (k == nullptr) return Opened::UnknownKey;
-  const int rc = wc_AesGcmDecrypt(&k->aes, data.data(), data.data(),
-                                  static_cast<word32>(data.size()), nonce.data(),
-                                  static_cast<word32>(nonce.size()), tag.data(),
-                                  static_cast<word32>(tag.size()), aad.data(),
-                                  static_cast<word32>(aad.size()));
+  const int rc = wc_AesGcmDecrypt(
+      &k->aes, data.data(), data.data(), static_cast<word32>(data.size()), nonce.data(),
+      static_cast<word32>(nonce.size()), tag.data(), static_cast<word32>(tag.size()), aad.data(),
+      static_cast<word32>(aad.size()));
   return rc == 0 ? with : Opened::Forged;
 }
 

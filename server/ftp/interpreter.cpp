@@ -176,6 +176,7 @@ Policy Policy::from(const config::Config& cfg, bool tls_available) {
   }
   p.tls_available = tls_available;
   p.allow_auth_ssl = cfg.tls.allow_auth_ssl;
+  p.allow_ccc = cfg.tls.allow_ccc;
   p.max_failed_logins = cfg.limits.max_failed_logins;
   p.anonymous_enabled = cfg.users.anonymous;
   p.anonymous_tls = cfg.control.anonymous;
@@ -423,7 +424,14 @@ Step on_command(SessionState& s, const Policy& p, const Command& cmd) {
       return reply(kReplyOk, priv ? "Protection set to Private." : "Protection set to Clear.");
     }
     case Verb::Ccc:
-      return error(kReplyProtectionLevelDenied, "CCC is not allowed.");
+      if (!s.tls_active)
+        return error(kReplyBadSequence, "The control connection is not protected.");
+      if (!p.allow_ccc) return error(kReplyProtectionLevelDenied, "CCC is not allowed.");
+      // The 200 goes out protected; then TLS ends and the login goes on in
+      // clear. PROT stays as it was (data connections keep their own TLS).
+      s.tls_active = false;
+      return Step{{Reply{kReplyOk, "CCC accepted, control connection now in clear."}},
+                  effect::EndTls{true}};
     default:
       break;
   }

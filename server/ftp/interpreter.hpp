@@ -66,7 +66,11 @@ struct Transfer {
 
 struct Abort {};
 struct StartTls {};
-struct EndTls {};  // REIN on a protected control connection (draft §14)
+// TLS on the control connection ends: REIN (draft §14, the login ends too)
+// or CCC (RFC 4217 §6/RFC 2228, the login stays).
+struct EndTls {
+  bool keep_login = false;
+};
 struct Close {};
 
 }  // namespace effect

@@ -24,6 +24,7 @@ struct Policy {
   std::vector<Verb> clear_allowed_for;  // under PerCommand
   bool tls_available = false;           // AUTH TLS can be served by this build
   bool allow_auth_ssl = false;
+  bool allow_ccc = false;
   std::uint32_t max_failed_logins = 6;
   bool anonymous_enabled = false;
   config::AnonymousTls anonymous_tls = config::AnonymousTls::SameAsOthers;

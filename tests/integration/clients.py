@@ -288,3 +288,155 @@ def quiet_port_window(first, last, size):
             return "%d-%d" % (start, start + size - 1)
         start += size
     return "%d-%d" % (first, first + size - 1)
+
+
+# ---------------------------------------------------------------- FTPS fixtures
+# The default TLS policies (no [control] / [data] tables): TLS required before
+# login, PROT P required, required session reuse.
+import ssl  # noqa: E402  (kept with the FTPS helpers it serves)
+
+TLS_CONFIG = """{extra_top}
+state_dir = "@TMP@/state"
+[[listen]]
+address = "127.0.0.1"
+port = @PORT@
+{extra_listen}
+[passive]
+ports = "{ports}"
+[users]
+file = "@TMP@/users.toml"
+[log]
+level = "debug"
+{extra}
+"""
+
+TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def start_tls_server(ports, extra="", extra_listen="", extra_top=""):
+    """A running Server with the default (strict) TLS policies; the same users
+    and srv.root as start_clear_server. The caller stops it (srv.__exit__)."""
+    if not BINARY or not os.access(BINARY, os.X_OK):
+        raise AssertionError("RINGFTPD_BIN does not name the built ringftpd binary")
+    tmp = tempfile.mkdtemp(prefix="ringftpd-tls-")
+    root = os.path.join(tmp, "root")
+    os.mkdir(root)
+    with open(os.path.join(tmp, "users.toml"), "w") as f:
+        f.write(USERS.format(full=FULL_USER, full_hash=password_hash(FULL_PASS), ro=RO_USER,
+                             ro_hash=password_hash(RO_PASS), root=root))
+    text = TLS_CONFIG.format(ports=ports, extra=extra, extra_listen=extra_listen,
+                             extra_top=extra_top)
+    srv = Server(text, tmpdir=tmp)
+    srv.root = root
+    try:
+        srv.__enter__()
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return srv
+
+
+def tls_client_context(version=None):
+    """A client SSLContext that does not verify the (self-signed) certificate;
+    version "1.2" or "1.3" pins the protocol version, None leaves it open."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if version is not None:
+        ctx.minimum_version = TLS_VERSIONS[version]
+        ctx.maximum_version = TLS_VERSIONS[version]
+    return ctx
+
+
+class ReusingFTP_TLS(ftplib.FTP_TLS):
+    """ftplib's FTP_TLS resumes nothing on data connections; this one resumes the
+    control connection's session (what curl, lftp and FileZilla do)."""
+    data_session = None  # a test may set a foreign session to resume instead
+    last_data_resumed = None  # did the last protected data connection resume a session?
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            session = self.data_session if self.data_session is not None else self.sock.session
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=session)
+            self.last_data_resumed = conn.session_reused
+        return conn, size
+
+
+def curl_tls_args(version):
+    """curl options for explicit FTPS with a pinned TLS version."""
+    pin = ["--tlsv1.2", "--tls-max", "1.2"] if version == "1.2" else ["--tlsv1.3"]
+    return ["--ssl-reqd", "-k"] + pin
+
+
+def lftp_tls_settings(version):
+    return ('set ftp:ssl-force true; set ftp:ssl-protect-data true; '
+            'set ftp:ssl-auth TLS; set ssl:verify-certificate no; '
+            'set ssl:priority "NORMAL:-VERS-ALL:+VERS-TLS%s"; ' % version)
+
+
+def run_lftp_tls(case, port, commands, version, user=FULL_USER, password=FULL_PASS, check=True):
+    """lftp over explicit FTPS (AUTH TLS, PROT P) with a pinned TLS version."""
+    script = ("set net:timeout 5; set net:max-retries 1; set net:reconnect-interval-base 1; "
+              "set ftp:passive-mode yes; set cmd:fail-exit yes; set xfer:clobber yes; " +
+              lftp_tls_settings(version) +
+              "open -u %s,%s -p %d %s; %s" % (user, password, port, HOST, commands))
+    r = subprocess.run(["lftp", "-c", script], capture_output=True, timeout=PROC_TIMEOUT,
+                       stdin=subprocess.DEVNULL)
+    if check:
+        case.assertEqual(r.returncode, 0, "lftp %r (TLS %s) failed: %s\nserver log:\n%s"
+                         % (commands, version, r.stderr.decode(errors="replace"),
+                            case.log_tail()))
+    return r
+
+
+class TlsServerCase(ClearServerCase):
+    """One server with the default TLS policies per test class; same knobs as
+    ClearServerCase (PORTS, EXTRA, EXTRA_LISTEN, EXTRA_TOP)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = start_tls_server(cls.PORTS, cls.EXTRA, cls.EXTRA_LISTEN, cls.EXTRA_TOP)
+        cls.addClassCleanup(cls.srv.__exit__, None, None, None)
+        cls.port = cls.srv.port
+        cls.root = cls.srv.root
+
+    def ftps(self, version=None, user=FULL_USER, password=FULL_PASS, prot_p=True,
+             cls=ReusingFTP_TLS, port=None, context=None):
+        """A logged-in ftplib FTPS client (AUTH TLS, then USER/PASS, then
+        PBSZ 0 + PROT P unless prot_p is false)."""
+        f = cls(context=context or tls_client_context(version), timeout=IO_TIMEOUT)
+        self.addCleanup(close_ftp, f)
+        f.connect(HOST, port or self.port)
+        f.login(user, password)  # FTP_TLS.login sends AUTH TLS first
+        if prot_p:
+            f.prot_p()
+        return f
+
+    def tls_raw(self, version=None, login=True):
+        """A raw control connection after AUTH TLS and the handshake (and USER/PASS
+        unless login is false)."""
+        c = self.raw(login=False)
+        code, text = c.command("AUTH TLS")
+        self.assertEqual(code, 234, text)
+        self.assertEqual(c.buf, b"", "bytes after the 234 reply, before the handshake")
+        c.sock = tls_client_context(version).wrap_socket(c.sock, server_hostname=HOST)
+        if login:
+            self.assertEqual(c.command("USER " + FULL_USER)[0], 331)
+            code, text = c.command("PASS " + FULL_PASS)
+            self.assertEqual(code, 230, text)
+        return c
+
+    def log_mark(self):
+        """The current length of the server log, for log_since()."""
+        return len(self.srv.stderr())
+
+    def log_since(self, mark):
+        return self.srv.stderr()[mark:]
+
+    def assert_tls_version_logged(self, mark, version):
+        """The server logged only TLS `version` handshakes (control and data) since mark."""
+        text = self.log_since(mark)
+        other = "1.3" if version == "1.2" else "1.2"
+        self.assertIn("TLS TLSv" + version, text)
+        self.assertNotIn("TLSv" + other, text)

@@ -257,8 +257,36 @@ TEST(FtpInterpreter, TypeModeStruAndOpts) {
   const Row rows[] = {{"TYPE I", 200},       {"TYPE A", 200},   {"TYPE E", 504},   {"TYPE", 501},
                       {"MODE S", 200},       {"MODE B", 504},   {"STRU F", 200},   {"STRU R", 504},
                       {"OPTS UTF8 ON", 200}, {"OPTS FOO", 501}, {"ALLO 100", 202}, {"STAT", 211},
-                      {"PBSZ 0", 503},       {"CCC", 533}};
+                      {"PBSZ 0", 503},       {"CCC", 503}};
   for (const Row& r : rows) EXPECT_EQ(code_of(run(s, p, r.line)), r.code) << r.line;
+}
+
+TEST(FtpInterpreter, CccOnlyWhenAllowedAndProtected) {
+  Policy p = clear_policy();
+  SessionState s = logged_in();
+  EXPECT_EQ(code_of(run(s, p, "CCC")), 503) << "nothing to clear";
+  s.tls_active = true;
+  EXPECT_EQ(code_of(run(s, p, "CCC")), 533) << "off by default";
+  p.allow_ccc = true;
+  const Step st = run(s, p, "CCC");
+  EXPECT_EQ(code_of(st), 200);
+  ASSERT_TRUE(std::holds_alternative<effect::EndTls>(st.effect));
+  EXPECT_TRUE(std::get<effect::EndTls>(st.effect).keep_login);
+  EXPECT_FALSE(s.tls_active);
+  EXPECT_TRUE(s.is_logged_in());
+}
+
+TEST(FtpInterpreter, ReinEndsTlsAndTheLogin) {
+  const Policy p = clear_policy();
+  SessionState s = logged_in();
+  s.tls_active = true;
+  s.prot = ProtLevel::Private;
+  const Step st = run(s, p, "REIN");
+  EXPECT_EQ(code_of(st), 220);
+  ASSERT_TRUE(std::holds_alternative<effect::EndTls>(st.effect));
+  EXPECT_FALSE(std::get<effect::EndTls>(st.effect).keep_login);
+  EXPECT_FALSE(s.tls_active);
+  EXPECT_EQ(s.prot, ProtLevel::Clear) << "draft §9: PROT back to C";
 }
 
 TEST(FtpInterpreter, ReinResetsTheLogin) {

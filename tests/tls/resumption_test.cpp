@@ -113,8 +113,7 @@ class ResumptionTest : public ::testing::TestWithParam<Version> {
     auto server = Session::server_data(server_ctx_, expected);
     ASSERT_TRUE(server);
     if (version() == Version::Tls12) {
-      EXPECT_TRUE(server_answers_with_full_handshake(client, *server))
-          << server->last_error_text();
+      EXPECT_TRUE(server_answers_with_full_handshake(client, *server)) << server->last_error_text();
       EXPECT_FALSE(server->is_failed());
       return;
     }
@@ -356,8 +355,7 @@ TEST_P(ResumptionTest, SessionsOutliveTheirContextObject) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, ResumptionTest,
-                         ::testing::Values(Version::Tls12, Version::Tls13),
-                         [](const auto& info) {
+                         ::testing::Values(Version::Tls12, Version::Tls13), [](const auto& info) {
                            return info.param == Version::Tls12 ? "Tls12" : "Tls13";
                          });
 
@@ -380,8 +378,7 @@ TEST_P(TinyRegistryTest, AForgottenOriginIsUnknown) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, TinyRegistryTest,
-                         ::testing::Values(Version::Tls12, Version::Tls13),
-                         [](const auto& info) {
+                         ::testing::Values(Version::Tls12, Version::Tls13), [](const auto& info) {
                            return info.param == Version::Tls12 ? "Tls12" : "Tls13";
                          });
 

@@ -17,7 +17,8 @@ struct Sealed {
   TicketKeys::KeyId key = 0;
 };
 
-const std::vector<std::uint8_t> kPlain = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17};
+const std::vector<std::uint8_t> kPlain = {1,  2,  3,  4,  5,  6,  7,  8, 9,
+                                          10, 11, 12, 13, 14, 15, 16, 17};
 const std::array<std::uint8_t, 4> kAad = {'n', 'a', 'm', 'e'};
 
 Sealed seal(TicketKeys& keys, std::uint8_t nonce_byte) {
