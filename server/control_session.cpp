@@ -167,6 +167,13 @@ void ControlSession::on_ciphertext(std::span<const std::byte> bytes) noexcept {
     }
     if (hs == tls::HandshakeStatus::WantIO) return;
     state_.tls_active = true;
+    if (t.has_verified_peer_certificate()) {
+      // Draft §4.1.2 note: a verified certificate may stand in for PASS for
+      // the user it names; data connections must not present another one.
+      state_.certificate_user = t.peer_certificate_field(env_.config->tls.client_cert_user_field);
+      control_certificate_ = t.peer_certificate_fingerprint();
+      env_.log.info(who_, "client certificate for \"" + state_.certificate_user + "\"");
+    }
     env_.log.info(who_, "TLS " + std::string(t.protocol_version()) + " " +
                             std::string(t.cipher_suite()) + (t.is_resumed() ? " (resumed)" : ""));
     touch();
@@ -343,7 +350,10 @@ void ControlSession::run(ftp::Step step) noexcept {
 void ControlSession::carry_out(ftp::Effect effect) noexcept {
   namespace fx = ftp::effect;
   if (auto* a = std::get_if<fx::Authenticate>(&effect)) {
-    auth::Request req{tag_.pack(), auth::Kind::VerifyPassword, a->user, a->password, peer_.ip()};
+    auth::Request req{tag_.pack(),
+                      a->by_certificate ? auth::Kind::LookupUser : auth::Kind::VerifyPassword,
+                      a->user, a->password, peer_.ip()};
+    auth_by_certificate_ = a->by_certificate;
     auth::wipe(a->password);
     const bool sent = req.user.size() <= auth::kMaxUserBytes &&
                       req.password.size() <= auth::kMaxPasswordBytes &&
@@ -364,7 +374,8 @@ void ControlSession::carry_out(ftp::Effect effect) noexcept {
     transfer_ = *t;
     transfer_started_ = Clock::now();
     data_.start(root_.get(), state_.permissions, *t,
-                tls_ && state_.tls_active ? tls_->data_origin() : tls::ExpectedOrigin{});
+                tls_ && state_.tls_active ? tls_->data_origin() : tls::ExpectedOrigin{},
+                control_certificate_);
     for (DataEvent e = data_.next_event(); e.kind != DataEvent::Kind::None;
          e = data_.next_event()) {
       on_data_event(e);
@@ -430,8 +441,9 @@ void ControlSession::on_root_opened(int res) noexcept {
   }
   root_.reset(res);
   env_.log.info(who_, "login ok: user " + state_.user);
-  run(ftp::on_auth_result(state_, policy_,
-                          {ftp::AuthOutcome::Result::Allowed, login.root, login.permissions}));
+  run(ftp::on_auth_result(
+      state_, policy_,
+      {ftp::AuthOutcome::Result::Allowed, login.root, login.permissions, auth_by_certificate_}));
   touch();
 }
 

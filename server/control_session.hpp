@@ -112,6 +112,8 @@ class ControlSession {
   std::string root_path_;                     // for the root open submission
   std::optional<auth::Reply> pending_login_;  // allowed, root being opened
   bool auth_in_flight_ = false;
+  bool auth_by_certificate_ = false;       // the request in flight is a certificate login
+  std::string control_certificate_;        // fingerprint of the verified client certificate
   std::vector<std::byte> auth_buffer_;     // a request being sent; wiped after
   std::optional<ftp::Step> delayed_step_;  // a failed-login reply held back
   Clock::time_point delayed_until_{};

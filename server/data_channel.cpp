@@ -177,9 +177,10 @@ void DataChannel::on_accept(int res) {
 // ---------------------------------------------------------------- transfers
 
 void DataChannel::start(int root_fd, std::uint8_t permissions, const ftp::effect::Transfer& t,
-                        tls::ExpectedOrigin expected) {
+                        tls::ExpectedOrigin expected, std::string control_certificate) {
   transfer_ = t;
   expected_origin_ = expected;
+  control_certificate_ = std::move(control_certificate);
   root_fd_ = root_fd;
   permissions_ = permissions;
   bytes_ = 0;
@@ -603,6 +604,14 @@ DataEvent DataChannel::on_completion(Op op, int res, std::uint32_t) {
 // Draft §10.2, required session reuse: a protected data connection must
 // resume a TLS session of its own control connection.
 bool DataChannel::tls_resumption_acceptable() {
+  // A resumed data connection carries no certificate; one that does a full
+  // handshake with a certificate must show the control connection's.
+  if (tls_->has_verified_peer_certificate() &&
+      tls_->peer_certificate_fingerprint() != control_certificate_) {
+    log_.info(who_, "refused data connection: client certificate differs from the control's");
+    fail(Result::TlsFailed, EPERM);
+    return false;
+  }
   if (!cfg_.data.require_session_reuse) return true;
   const tls::ResumeCheck check = tls_->check_resumption();
   if (check == tls::ResumeCheck::Ok) return true;

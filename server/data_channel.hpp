@@ -91,8 +91,10 @@ class DataChannel {
   // Starts a transfer; root_fd must stay open until Finished.
   // expected: the TLS sessions a PROT P data connection may resume (those of
   // its control connection).
+  // control_certificate: fingerprint of the control connection's verified
+  // client certificate (empty if none); a data connection must not show another.
   void start(int root_fd, std::uint8_t permissions, const ftp::effect::Transfer& t,
-             tls::ExpectedOrigin expected);
+             tls::ExpectedOrigin expected, std::string control_certificate);
   // ABOR, or the session is closing: stop, close everything, report Aborted.
   void abort();
 
@@ -184,6 +186,7 @@ class DataChannel {
   std::optional<DataEvent> event_;
   std::optional<tls::Session> tls_;  // PROT P: this transfer's TLS connection
   tls::ExpectedOrigin expected_origin_;
+  std::string control_certificate_;
   std::string cipher_out_;  // sealed bytes being sent
   std::size_t cipher_sent_ = 0;
   bool tls_reading_file_ = false;  // a FileRead for sealing is in flight

@@ -10,7 +10,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -62,6 +64,14 @@ tls::ServerOptions server_tls_options(const config::Config& cfg) {
   o.tls12_ciphers = cfg.tls.cipher_list;
   o.tls13_ciphers = cfg.tls.ciphersuites;
   o.session_lifetime = std::chrono::seconds(cfg.tls.session_lifetime_seconds);
+  if (cfg.tls.client_certs != config::ClientCerts::Off) {
+    o.client_certs = cfg.tls.client_certs == config::ClientCerts::Required
+                         ? tls::ServerOptions::ClientCertMode::Required
+                         : tls::ServerOptions::ClientCertMode::Optional;
+    std::ifstream in(cfg.tls.client_ca_file);
+    o.client_ca_pem.assign(std::istreambuf_iterator<char>(in), {});
+    if (!in && !in.eof()) throw std::runtime_error(cfg.tls.client_ca_file + ": cannot read");
+  }
   return o;
 }
 
@@ -111,6 +121,8 @@ int serve(config::Snapshot cfg, const server::EmbeddedAccount* account) {
   }
   server::auth::AuthServiceOptions auth_options;
   auth_options.log = [&log](std::string_view line) { log.info("authd", line); };
+  // Certificate logins ask the service for the account without a password.
+  auth_options.allow_user_lookup = cfg->tls.client_certs != config::ClientCerts::Off;
   server::auth::AuthService auth(server::auth::UserTable(std::move(users), cfg->users), cfg->limits,
                                  std::move(auth_options));
   const tls::ServerContext tls_context(creds, server_tls_options(*cfg));

@@ -113,6 +113,12 @@ Step transfer_step(SessionState& s, const Policy& p, const Command& cmd, Transfe
 Step on_user(SessionState& s, const Policy& p, const Command& cmd) {
   s.user = std::string(cmd.argument);
   s.phase = LoginPhase::NeedPass;
+  if (s.tls_active && !s.certificate_user.empty() && s.user == s.certificate_user) {
+    // The verified certificate stands in for PASS; the auth service still
+    // decides whether the account exists and where its root is.
+    s.authenticating = true;
+    return Step{{}, effect::Authenticate{s.user, {}, true}};
+  }
   // Draft §10.1: per-user exceptions for the anonymous account.
   if (s.is_anonymous()) {
     if (!p.anonymous_enabled) {
@@ -442,10 +448,15 @@ Step on_auth_result(SessionState& s, const Policy& p, const AuthOutcome& o) {
   s.authenticating = false;
   using R = AuthOutcome::Result;
   if (o.result == R::Allowed) {
+    const bool by_certificate = o.by_certificate;
     s.phase = LoginPhase::LoggedIn;
     s.permissions = o.permissions;
     s.cwd = "/";
     s.failed_logins = 0;
+    s.logged_in_by_certificate = by_certificate;
+    if (by_certificate) {
+      return reply(kReplyLoggedInBySecurityData, "User logged in, authorized by certificate.");
+    }
     return reply(kReplyLoggedIn, "Login successful.");
   }
   s.phase = LoginPhase::Connected;

@@ -24,7 +24,8 @@ namespace effect {
 
 struct Authenticate {
   std::string user;
-  std::string password;  // never logged
+  std::string password;         // never logged
+  bool by_certificate = false;  // the TLS client certificate names the user
 };
 
 enum class FsOp : std::uint8_t {
@@ -93,6 +94,7 @@ struct AuthOutcome {
   enum class Result : std::uint8_t { Allowed, Denied, Throttled, Unavailable } result;
   std::string root;  // Allowed: the user's root directory (the session opens it)
   std::uint8_t permissions = 0;
+  bool by_certificate = false;  // answers a certificate login (232, not 230)
 };
 [[nodiscard]] Step on_auth_result(SessionState& s, const Policy& p, const AuthOutcome& outcome);
 

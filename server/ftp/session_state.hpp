@@ -53,6 +53,10 @@ struct SessionState {
   bool transfer_in_progress = false;
 
   bool tls_active = false;  // the control connection is protected
+  // The user a verified TLS client certificate names (configured field), or
+  // empty; USER with this name logs in without PASS (draft §4.1.2 note, 232).
+  std::string certificate_user;
+  bool logged_in_by_certificate = false;
   bool pbsz_done = false;
   ProtLevel prot = ProtLevel::Clear;  // draft §9: initially Clear
 

@@ -261,6 +261,24 @@ TEST(FtpInterpreter, TypeModeStruAndOpts) {
   for (const Row& r : rows) EXPECT_EQ(code_of(run(s, p, r.line)), r.code) << r.line;
 }
 
+TEST(FtpInterpreter, VerifiedCertificateStandsInForPass) {
+  const Policy p = clear_policy();
+  SessionState s;
+  s.tls_active = true;
+  s.certificate_user = "alice";
+  const Step user = run(s, p, "USER alice");
+  const auto* a = std::get_if<effect::Authenticate>(&user.effect);
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(a->by_certificate);
+  EXPECT_TRUE(a->password.empty());
+  EXPECT_EQ(code_of(on_auth_result(s, p, {AuthOutcome::Result::Allowed, "/r", 3, true})), 232);
+  EXPECT_TRUE(s.is_logged_in());
+  SessionState other;
+  other.tls_active = true;
+  other.certificate_user = "alice";
+  EXPECT_EQ(code_of(run(other, p, "USER bob")), 331) << "another name still needs PASS";
+}
+
 TEST(FtpInterpreter, CccOnlyWhenAllowedAndProtected) {
   Policy p = clear_policy();
   SessionState s = logged_in();
