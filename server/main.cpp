@@ -156,7 +156,10 @@ int run(const server::CliOptions& o) {
   if (o.action == server::CliAction::CheckConfig) {
     if (!cfg->users.file.empty()) (void)config::load_users_file(cfg->users.file);
     if (!cfg->tls.certificate_file.empty()) {
-      (void)tls::load_credentials(cfg->tls.certificate_file, cfg->tls.private_key_file);
+      // Building the context also checks cipher names and the client CA.
+      const tls::Credentials creds =
+          tls::load_credentials(cfg->tls.certificate_file, cfg->tls.private_key_file);
+      const tls::ServerContext context(creds, server_tls_options(*cfg));
     }
     std::cout << "ringftpd: configuration OK: " << o.config_file << "\n";
     return 0;
