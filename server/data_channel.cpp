@@ -455,19 +455,14 @@ void DataChannel::on_pump(Op op, int res) {
     case Op::DataRecv: {
       if (n == 0) {
         eof_ = true;
+        buffer_.clear();
+        buffer_sent_ = 0;
+        if (ascii_cr_pending_) buffer_.push_back('\r');  // a lone CR at the very end
         break;
       }
-      // ASCII upload: CRLF -> LF. A CR at the end of a chunk is kept back
-      // until the next byte tells whether it starts a CRLF.
-      std::string kept = buffer_.size() == 1 && buffer_[0] == '\r' ? "\r" : "";
       buffer_.clear();
       buffer_sent_ = 0;
-      std::string_view in(read_buffer_.data(), n);
-      std::string joined = kept + std::string(in);
-      for (std::size_t i = 0; i < joined.size(); ++i) {
-        if (joined[i] == '\r' && i + 1 < joined.size() && joined[i + 1] == '\n') continue;
-        buffer_.push_back(joined[i]);
-      }
+      append_ascii_upload(buffer_, {read_buffer_.data(), n}, ascii_cr_pending_);
       bytes_ += n;
       break;
     }

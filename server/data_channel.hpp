@@ -62,6 +62,10 @@ class PassivePorts {
              : ftp::TransferOutcome::Result::LocalError;
 }
 
+// ASCII uploads (RFC 959 TYPE A): CRLF -> LF. A CR that ends a chunk waits,
+// in cr_pending, for the next byte to tell whether it starts a CRLF.
+void append_ascii_upload(std::string& out, std::string_view in, bool& cr_pending);
+
 struct DataEvent {
   enum class Kind : std::uint8_t { None, Starting, Finished } kind = Kind::None;
   std::optional<std::uint64_t> size;  // Starting: the file size, for the 150

@@ -21,7 +21,8 @@ namespace {
 using Result = ftp::TransferOutcome::Result;
 constexpr std::size_t kChunkBytes = 1 << 16;  // four full records per file read
 
-// ASCII uploads: CRLF -> LF. A CR that ends a chunk waits for the next byte.
+}  // namespace
+
 void append_ascii_upload(std::string& out, std::string_view in, bool& cr_pending) {
   for (char c : in) {
     if (cr_pending) {
@@ -35,8 +36,6 @@ void append_ascii_upload(std::string& out, std::string_view in, bool& cr_pending
     out.push_back(c);
   }
 }
-
-}  // namespace
 
 void DataChannel::tls_begin() {
   if (tls_context_ == nullptr) return fail(Result::TlsFailed, EPROTONOSUPPORT);

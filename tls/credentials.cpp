@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "tls/client_cert.hpp"
 #include "tls/wolfssl.hpp"
 
 namespace ringftpd::tls {
@@ -294,18 +295,8 @@ std::string fingerprint_sha256(std::string_view cert_pem) {
   const auto blocks = pem_blocks(cert_pem, "CERTIFICATE");
   const auto der = blocks.empty() ? std::vector<unsigned char>{} : cert_block_to_der(blocks[0]);
   if (der.empty()) throw TlsError("fingerprint: not a PEM certificate");
-  unsigned char digest[WC_SHA256_DIGEST_SIZE];
-  if (const int rc = wc_Sha256Hash(der.data(), static_cast<word32>(der.size()), digest); rc != 0) {
-    throw TlsError("fingerprint: SHA-256 failed: " + wolfssl_error_text(rc));
-  }
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(sizeof digest * 3);
-  for (const unsigned char b : digest) {
-    if (!out.empty()) out += ':';
-    out += kHex[b >> 4];
-    out += kHex[b & 0xF];
-  }
+  std::string out = detail::fingerprint_of_der(der);
+  if (out.empty()) throw TlsError("fingerprint: SHA-256 failed");
   return out;
 }
 
