@@ -4,9 +4,9 @@
 # and server CPU seconds per GB.
 #
 # vsftpd is Debian's, set up by ../shared/peers/setup.sh (copied to a scratch
-# directory so shared/ is never written). Its "cleardata" config requires TLS on
-# the control connection, so curl uses --ftp-ssl-control there; ringftpd is run
-# without TLS (not implemented yet). The data phase (256 MiB, PROT C) is the same.
+# directory so shared/ is never written). Both servers require TLS on the control
+# connection and allow clear data; curl uses --ftp-ssl-control against both, so
+# the data phase (256 MiB, PROT C) is the same.
 #
 # Usage (root): bench/compare_clear_download.sh [REPS]   (default 5; ~1 min)
 set -euo pipefail
@@ -41,10 +41,8 @@ state_dir = "$work/state"
 [[listen]]
 address = "127.0.0.1"
 port = $port
-[control]
-tls = "optional"
 [data]
-protection = "clear_only"
+protection = "client_choice"
 [passive]
 ports = "21950-21999"
 [users]
@@ -75,7 +73,7 @@ for rep in $(seq "$reps"); do
     if [ "$server" = vsftpd ]; then
       pid=$vpid; url="ftp://127.0.0.1:$VSFTPD_PORT/$file"; tls=(--ftp-ssl-control -k)
     else
-      pid=$rpid; url="ftp://127.0.0.1:$port/$file"; tls=()
+      pid=$rpid; url="ftp://127.0.0.1:$port/$file"; tls=(--ftp-ssl-control -k)
     fi
     before=$(cpu_seconds "$pid")
     speed=$(curl -s --max-time 60 "${tls[@]}" -u "$FTP_USER:$FTP_PASS" -o /dev/null \

@@ -91,19 +91,19 @@ def read_file(path):
         return f.read()
 
 
-def start_clear_server(ports, extra="", extra_listen="", extra_top=""):
-    """A running Server in clear mode; its root is srv.root (full user and
-    read-only user share it). The caller stops it (srv.__exit__)."""
+def _start_server(prefix, template, ports, extra, extra_listen, extra_top):
+    """A running Server from a config template; its root is srv.root (the full
+    user and the read-only user share it). The caller stops it (srv.__exit__)."""
     if not BINARY or not os.access(BINARY, os.X_OK):
         raise AssertionError("RINGFTPD_BIN does not name the built ringftpd binary")
-    tmp = tempfile.mkdtemp(prefix="ringftpd-clear-")
+    tmp = tempfile.mkdtemp(prefix=prefix)
     root = os.path.join(tmp, "root")
     os.mkdir(root)
     with open(os.path.join(tmp, "users.toml"), "w") as f:
         f.write(USERS.format(full=FULL_USER, full_hash=password_hash(FULL_PASS), ro=RO_USER,
                              ro_hash=password_hash(RO_PASS), root=root))
-    text = CLEAR_CONFIG.format(ports=ports, extra=extra, extra_listen=extra_listen,
-                               extra_top=extra_top)
+    text = template.format(ports=ports, extra=extra, extra_listen=extra_listen,
+                           extra_top=extra_top)
     srv = Server(text, tmpdir=tmp)
     srv.root = root
     try:
@@ -112,6 +112,11 @@ def start_clear_server(ports, extra="", extra_listen="", extra_top=""):
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return srv
+
+
+def start_clear_server(ports, extra="", extra_listen="", extra_top=""):
+    """A running Server in clear mode (see _start_server)."""
+    return _start_server("ringftpd-clear-", CLEAR_CONFIG, ports, extra, extra_listen, extra_top)
 
 
 class ClearServerCase(TestCase):
@@ -314,26 +319,8 @@ TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
 
 def start_tls_server(ports, extra="", extra_listen="", extra_top=""):
-    """A running Server with the default (strict) TLS policies; the same users
-    and srv.root as start_clear_server. The caller stops it (srv.__exit__)."""
-    if not BINARY or not os.access(BINARY, os.X_OK):
-        raise AssertionError("RINGFTPD_BIN does not name the built ringftpd binary")
-    tmp = tempfile.mkdtemp(prefix="ringftpd-tls-")
-    root = os.path.join(tmp, "root")
-    os.mkdir(root)
-    with open(os.path.join(tmp, "users.toml"), "w") as f:
-        f.write(USERS.format(full=FULL_USER, full_hash=password_hash(FULL_PASS), ro=RO_USER,
-                             ro_hash=password_hash(RO_PASS), root=root))
-    text = TLS_CONFIG.format(ports=ports, extra=extra, extra_listen=extra_listen,
-                             extra_top=extra_top)
-    srv = Server(text, tmpdir=tmp)
-    srv.root = root
-    try:
-        srv.__enter__()
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return srv
+    """A running Server with the default (strict) TLS policies (see _start_server)."""
+    return _start_server("ringftpd-tls-", TLS_CONFIG, ports, extra, extra_listen, extra_top)
 
 
 def tls_client_context(version=None):
