@@ -103,6 +103,10 @@ void read_top_level(Section& top, Config& c) {
     if (v->empty()) top.fail("state_dir", "state_dir is empty", "a directory path");
     c.state_dir = *v;
   }
+  if (auto v = top.path("pid_file")) {
+    if (v->empty()) top.fail("pid_file", "pid_file is empty", "a file path");
+    c.pid_file = *v;
+  }
   if (auto v = top.string("banner")) {
     // A CR or LF would let the banner forge extra reply lines.
     if (v->find_first_of("\r\n") != std::string::npos) {
@@ -187,7 +191,7 @@ void read_tls(Section s, TlsSettings& t) {
   assign(t.ciphersuites, s.string("ciphersuites"));
   assign(t.session_lifetime_seconds, s.integer("session_lifetime_seconds", 60, 7 * kDay));
   assign(t.ticket_key_rotation_seconds, s.integer("ticket_key_rotation_seconds", 60, kDay));
-  assign(t.session_cache_entries, s.integer("session_cache_entries", 1, 10'000'000));
+  assign(t.session_cache_entries, s.integer("session_cache_entries", 1, 1'000'000));
   assign(t.allow_auth_ssl, s.boolean("allow_auth_ssl"));
   assign(t.allow_ccc, s.boolean("allow_ccc"));
   read_tls_client_certs(s, t);
@@ -297,6 +301,7 @@ void read_limits(Section s, Limits& l) {
   assign(l.handshake_timeout_seconds, s.integer("handshake_timeout_seconds", 1, kDay));
   assign(l.data_stall_timeout_seconds, s.integer("data_stall_timeout_seconds", 1, kDay));
   assign(l.bandwidth_bytes_per_second, s.integer("bandwidth_bytes_per_second", 0, kNoMax));
+  assign(l.shutdown_grace_seconds, s.integer("shutdown_grace_seconds", 0, 3600));
   read_limit_pairs(s, l);
   s.finish();
 }
@@ -417,6 +422,9 @@ Config embedded_default(std::string state_dir) {
   c.source = "<embedded default>";
   c.listeners = {Listener{"127.0.0.1", 2121, false}};
   c.state_dir = std::move(state_dir);
+  // Started as root, the workers need someone to be: the one user every
+  // system has. The served directory must be readable by it.
+  c.run_as = "nobody";
   return c;
 }
 

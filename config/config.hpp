@@ -118,6 +118,8 @@ struct Limits {
   std::uint32_t handshake_timeout_seconds = 15;
   std::uint32_t data_stall_timeout_seconds = 120;
   std::uint64_t bandwidth_bytes_per_second = 0;  // per session; 0 = unlimited
+  // SIGTERM: transfers in progress may finish for this long, then everyone is closed.
+  std::uint32_t shutdown_grace_seconds = 30;
 };
 
 struct UsersSettings {
@@ -143,6 +145,7 @@ struct Config {
   std::uint32_t workers = 0;  // 0 = one per CPU
   std::string run_as;         // user to drop to when started as root
   std::string state_dir;      // generated certificate, pid file, …
+  std::string pid_file;       // empty = state_dir/ringftpd.pid
   std::string banner = "ringftpd ready";
   TlsSettings tls;
   ControlPolicy control;

@@ -6,15 +6,23 @@ namespace ringftpd::server {
 
 std::string usage_text() {
   return R"(usage: ringftpd [--config FILE] [--check-config] [DIR]
+       ringftpd --status [--config FILE | --state-dir DIR]
        ringftpd --hash-password [--scheme yescrypt|sha512|bcrypt]  (password on stdin)
        ringftpd --version | --help
 
 Without --config, serves DIR (default: the current directory) read-only on
 127.0.0.1:2121 with FTPS required, to an account printed at start-up.
 
+Runs in the foreground, logging to stderr unless log.file is set: a master
+process, an auth process and one worker per CPU. Signals to the master:
+SIGHUP reloads the configuration and certificate (sessions continue), SIGTERM
+stops gracefully, SIGINT stops now, SIGUSR1 writes the counters to the log.
+
   -c, --config FILE     use the TOML configuration FILE
       --check-config    validate the configuration (and its certificate and
                         users file), print the result, exit 0 or 1
+      --status          print the live counters of the running server (the
+                        master named by the pid file writes them on SIGUSR1)
       --state-dir DIR   embedded default: where the self-signed certificate lives
       --port N          embedded default: listen on 127.0.0.1:N instead of 2121
       --hash-password   read a password from stdin, print a crypt(3) hash for
@@ -40,6 +48,8 @@ CliResult parse_cli(const std::vector<std::string_view>& args) {
       o.config_file = *v;
     } else if (a == "--check-config") {
       o.action = CliAction::CheckConfig;
+    } else if (a == "--status") {
+      o.action = CliAction::Status;
     } else if (a == "-V" || a == "--version") {
       o.action = CliAction::Version;
     } else if (a == "-h" || a == "--help") {
@@ -71,7 +81,8 @@ CliResult parse_cli(const std::vector<std::string_view>& args) {
       return fail("more than one directory given: " + std::string(a));
     }
   }
-  if (!o.config_file.empty() && (!o.serve_dir.empty() || o.port || !o.state_dir.empty())) {
+  if (!o.config_file.empty() && o.action != CliAction::Status &&
+      (!o.serve_dir.empty() || o.port || !o.state_dir.empty())) {
     return fail(
         "DIR, --port and --state-dir apply to the embedded default only; "
         "set them in the configuration file instead");

@@ -9,7 +9,7 @@
 
 namespace ringftpd::server {
 
-enum class CliAction { Serve, CheckConfig, Version, Help, HashPassword };
+enum class CliAction { Serve, CheckConfig, Status, Version, Help, HashPassword };
 
 struct CliOptions {
   CliAction action = CliAction::Serve;

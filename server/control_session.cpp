@@ -174,6 +174,7 @@ void ControlSession::on_ciphertext(std::span<const std::byte> bytes) noexcept {
       control_certificate_ = t.peer_certificate_fingerprint();
       env_.log.info(who_, "client certificate for \"" + state_.certificate_user + "\"");
     }
+    env_.counters.add(t.is_resumed() ? Counter::ControlTlsResumed : Counter::ControlTlsFull);
     env_.log.info(who_, "TLS " + std::string(t.protocol_version()) + " " +
                             std::string(t.cipher_suite()) + (t.is_resumed() ? " (resumed)" : ""));
     touch();
@@ -350,7 +351,8 @@ void ControlSession::run(ftp::Step step) noexcept {
 void ControlSession::carry_out(ftp::Effect effect) noexcept {
   namespace fx = ftp::effect;
   if (auto* a = std::get_if<fx::Authenticate>(&effect)) {
-    auth::Request req{tag_.pack(),
+    ++auth_sequence_;
+    auth::Request req{auth_request_tag().pack(),
                       a->by_certificate ? auth::Kind::LookupUser : auth::Kind::VerifyPassword,
                       a->user, a->password, peer_.ip()};
     auth_by_certificate_ = a->by_certificate;
@@ -364,6 +366,7 @@ void ControlSession::carry_out(ftp::Effect effect) noexcept {
       return;
     }
     auth_in_flight_ = true;
+    auth_sent_at_ = Clock::now();
   } else if (auto* f = std::get_if<fx::Fs>(&effect)) {
     if (auto outcome = fs_job_.start(root_.get(), state_.permissions, std::move(*f))) {
       run(ftp::on_fs_result(state_, fs_job_.current(), *outcome));
@@ -395,8 +398,24 @@ void ControlSession::carry_out(ftp::Effect effect) noexcept {
   }
 }
 
-void ControlSession::on_auth_reply(const auth::Reply& r) noexcept {
+io::OpTag ControlSession::auth_request_tag() const noexcept {
+  // The op byte carries the login's sequence number: a reply to an earlier
+  // request (one given up on when the auth service restarted) must not
+  // complete this one, which may be for another user.
+  return io::OpTag{tag_.slot, tag_.generation, auth_sequence_};
+}
+
+void ControlSession::on_auth_service_lost() noexcept {
   if (!auth_in_flight_) return;
+  auth_in_flight_ = false;
+  env_.counters.add(Counter::LoginsFailed);
+  env_.log.warn(who_, "login of user " + state_.user + " refused: the auth service restarted");
+  run(ftp::on_auth_result(state_, policy_, {ftp::AuthOutcome::Result::Unavailable, {}, 0}));
+  maybe_shut_down_now();
+}
+
+void ControlSession::on_auth_reply(const auth::Reply& r) noexcept {
+  if (!auth_in_flight_ || r.request_id != auth_request_tag().pack()) return;
   auth_in_flight_ = false;
   using R = ftp::AuthOutcome::Result;
   if (r.result == auth::Result::Allowed) {
@@ -414,6 +433,7 @@ void ControlSession::on_auth_reply(const auth::Reply& r) noexcept {
   const R result = (r.result == auth::Result::Denied || backoff) ? R::Denied
                    : r.result == auth::Result::Throttled         ? R::Throttled
                                                                  : R::Unavailable;
+  env_.counters.add(Counter::LoginsFailed);
   env_.log.info(who_, "login failed for user " + state_.user +
                           (result == R::Throttled ? " (address throttled)" : ""));
   ftp::Step step = ftp::on_auth_result(state_, policy_, {result, {}, 0});
@@ -437,14 +457,17 @@ void ControlSession::on_root_opened(int res) noexcept {
     env_.log.error(who_, "cannot open root directory " + login.root + " of user " + state_.user +
                              ": " + std::strerror(-res));
     run(ftp::on_auth_result(state_, policy_, {ftp::AuthOutcome::Result::Unavailable, {}, 0}));
+    maybe_shut_down_now();
     return;
   }
   root_.reset(res);
+  env_.counters.add(Counter::LoginsOk);
   env_.log.info(who_, "login ok: user " + state_.user);
   run(ftp::on_auth_result(
       state_, policy_,
       {ftp::AuthOutcome::Result::Allowed, login.root, login.permissions, auth_by_certificate_}));
   touch();
+  maybe_shut_down_now();
 }
 
 void ControlSession::on_data_event(const DataEvent& e) noexcept {
@@ -472,9 +495,12 @@ void ControlSession::on_data_event(const DataEvent& e) noexcept {
                                             : "download ") +
                           t.vpath + (ok ? " ok, " : " failed, ") + std::to_string(e.outcome.bytes) +
                           " bytes");
+  env_.counters.add(ok ? Counter::TransfersOk : Counter::TransfersFailed);
+  env_.counters.add(upload ? Counter::BytesReceived : Counter::BytesSent, e.outcome.bytes);
   ftp::Step step = ftp::on_transfer_result(state_, t, e.outcome);
   if (phase_ == Phase::Open) run(std::move(step));
   touch();
+  maybe_shut_down_now();
 }
 
 void ControlSession::reply(const ftp::Reply& r) noexcept {
@@ -563,6 +589,10 @@ void ControlSession::maybe_finish_close() noexcept {
 
 void ControlSession::on_tick(Clock::time_point now) noexcept {
   if (phase_ != Phase::Open) return;
+  // A request the auth service never answers (it died holding it, and the
+  // restart notice was missed) must not hold the session forever.
+  constexpr auto kAuthAnswerLimit = std::chrono::seconds(60);
+  if (auth_in_flight_ && now - auth_sent_at_ > kAuthAnswerLimit) on_auth_service_lost();
   if (delayed_step_ && now >= delayed_until_) {
     ftp::Step step = std::move(*delayed_step_);
     delayed_step_.reset();
@@ -582,6 +612,16 @@ void ControlSession::on_tick(Clock::time_point now) noexcept {
   reply(ftp::Reply{ftp::kReplyServiceNotAvailable, "Timeout, closing control connection."});
   close_after_flush();
   deadline_ = now + std::chrono::seconds(5);  // a grace period for the 421
+}
+
+void ControlSession::shut_down_when_idle(std::string_view reason) noexcept {
+  shutdown_reason_ = reason;
+  maybe_shut_down_now();
+}
+
+void ControlSession::maybe_shut_down_now() noexcept {
+  if (shutdown_reason_.empty() || transfer_ || auth_in_flight_ || pending_login_) return;
+  shut_down(shutdown_reason_);
 }
 
 void ControlSession::shut_down(std::string_view reason) noexcept {

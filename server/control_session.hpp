@@ -30,6 +30,7 @@
 #include "server/ftp/line_splitter.hpp"
 #include "server/log.hpp"
 #include "server/ops.hpp"
+#include "server/process/counters.hpp"
 #include "server/transfer_log.hpp"
 #include "tls/context.hpp"
 #include "tls/session.hpp"
@@ -46,6 +47,7 @@ struct SessionEnv {
   TransferLog& xferlog;
   const tls::ServerContext* tls_context;  // null: this server has no TLS
   std::span<std::byte> scratch;           // the worker's; valid during a call only
+  WorkerCounters& counters;               // this worker's block, shared with the master
 };
 
 class ControlSession {
@@ -66,6 +68,12 @@ class ControlSession {
   void on_tick(Clock::time_point now) noexcept;
   // Server shutdown: a last 421, then close.
   void shut_down(std::string_view reason) noexcept;
+  // Graceful stop: like shut_down, but a transfer in progress (or a login
+  // being checked) finishes first, with its reply.
+  void shut_down_when_idle(std::string_view reason) noexcept;
+  // The auth service restarted: a request in flight will never be answered;
+  // the login is refused (the client may simply try again).
+  void on_auth_service_lost() noexcept;
 
   [[nodiscard]] bool is_finished() const noexcept { return phase_ == Phase::Closed; }
   [[nodiscard]] const io::SocketAddress& peer() const noexcept { return peer_; }
@@ -87,6 +95,8 @@ class ControlSession {
   void on_root_opened(int res) noexcept;
   void on_data_event(const DataEvent& e) noexcept;
   [[nodiscard]] bool is_busy() const noexcept;
+  [[nodiscard]] io::OpTag auth_request_tag() const noexcept;
+  void maybe_shut_down_now() noexcept;
   void reply(const ftp::Reply& r) noexcept;
   void flush() noexcept;
   void close_after_flush() noexcept;
@@ -112,6 +122,8 @@ class ControlSession {
   std::string root_path_;                     // for the root open submission
   std::optional<auth::Reply> pending_login_;  // allowed, root being opened
   bool auth_in_flight_ = false;
+  std::uint8_t auth_sequence_ = 0;         // tells this login's reply from a stale one
+  Clock::time_point auth_sent_at_{};
   bool auth_by_certificate_ = false;       // the request in flight is a certificate login
   std::string control_certificate_;        // fingerprint of the verified client certificate
   std::vector<std::byte> auth_buffer_;     // a request being sent; wiped after
@@ -135,6 +147,7 @@ class ControlSession {
   bool close_requested_ = false;  // close once the outbound bytes are sent
   bool close_submitted_ = false;
   unsigned errors_ = 0;  // bad commands, against the error budget
+  std::string shutdown_reason_;  // set: close as soon as nothing is in progress
   Clock::time_point deadline_;
 };
 

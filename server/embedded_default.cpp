@@ -28,6 +28,8 @@ std::string random_password() {
   return out;
 }
 
+}  // namespace
+
 std::string default_state_dir() {
   if (geteuid() == 0) return "/var/lib/ringftpd";
   if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg != nullptr && *xdg == '/') {
@@ -38,8 +40,6 @@ std::string default_state_dir() {
   }
   throw std::runtime_error("no state directory: set HOME or pass --state-dir");
 }
-
-}  // namespace
 
 EmbeddedSetup make_embedded_setup(const CliOptions& options) {
   namespace fs = std::filesystem;

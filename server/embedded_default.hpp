@@ -20,6 +20,10 @@ struct EmbeddedSetup {
   EmbeddedAccount account;
 };
 
+// Where the embedded default keeps its certificate and pid file when no
+// --state-dir is given: /var/lib/ringftpd for root, else under $HOME.
+[[nodiscard]] std::string default_state_dir();
+
 // Validates DIR and the state directory; throws std::runtime_error naming the
 // path that is wrong.
 [[nodiscard]] EmbeddedSetup make_embedded_setup(const CliOptions& options);

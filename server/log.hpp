@@ -21,6 +21,8 @@ class Log {
 
   [[nodiscard]] bool enabled(config::LogLevel level) const noexcept { return level <= level_; }
   void write(config::LogLevel level, std::string_view who, std::string_view text) noexcept;
+  // The descriptor lines go to (2 = stderr), for the fork hygiene's keep-list.
+  [[nodiscard]] int fd() const noexcept { return file_ ? file_.get() : 2; }
 
   void error(std::string_view who, std::string_view text) noexcept {
     write(config::LogLevel::Error, who, text);

@@ -4,6 +4,7 @@
 // Everything that can fail at start-up fails here, before any client is
 // accepted, with one line on stderr and a non-zero exit status. Exceptions are
 // allowed here (start-up) and nowhere in the event loop.
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,12 +19,15 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "server/auth/auth_service.hpp"
-#include "server/auth/user_table.hpp"
 #include "server/cli.hpp"
 #include "server/embedded_default.hpp"
 #include "server/log.hpp"
 #include "server/password_hash.hpp"
+#include "server/process/master.hpp"
+#include "server/process/pid_file.hpp"
+#include "server/process/privileges.hpp"
+#include "server/process/serving_snapshot.hpp"
+#include "server/process/status_report.hpp"
 #include "server/version.hpp"
 #include "server/worker.hpp"
 #include "tls/context.hpp"
@@ -43,48 +47,6 @@ int fail(const std::string& message) {
   return kExitFailure;
 }
 
-// The certificate the server will present: configured, or first-run
-// self-signed in the state directory. Throws tls::TlsError.
-tls::Credentials server_credentials(const config::Config& cfg, bool* generated) {
-  if (!cfg.tls.certificate_file.empty()) {
-    return tls::load_credentials(cfg.tls.certificate_file, cfg.tls.private_key_file);
-  }
-  const tls::CredentialPaths paths = tls::ensure_self_signed(cfg.state_dir);
-  if (generated != nullptr) *generated = paths.generated;
-  return tls::load_credentials(paths.cert, paths.key);
-}
-
-tls::ServerOptions server_tls_options(const config::Config& cfg) {
-  const auto version = [](config::TlsVersion v) {
-    return v == config::TlsVersion::V1_3 ? tls::Version::Tls13 : tls::Version::Tls12;
-  };
-  tls::ServerOptions o;
-  o.min_version = version(cfg.tls.min_version);
-  o.max_version = version(cfg.tls.max_version);
-  o.tls12_ciphers = cfg.tls.cipher_list;
-  o.tls13_ciphers = cfg.tls.ciphersuites;
-  o.session_lifetime = std::chrono::seconds(cfg.tls.session_lifetime_seconds);
-  if (cfg.tls.client_certs != config::ClientCerts::Off) {
-    o.client_certs = cfg.tls.client_certs == config::ClientCerts::Required
-                         ? tls::ServerOptions::ClientCertMode::Required
-                         : tls::ServerOptions::ClientCertMode::Optional;
-    std::ifstream in(cfg.tls.client_ca_file);
-    o.client_ca_pem.assign(std::istreambuf_iterator<char>(in), {});
-    if (!in && !in.eof()) throw std::runtime_error(cfg.tls.client_ca_file + ": cannot read");
-  }
-  return o;
-}
-
-std::vector<server::ListenSocket> bind_listeners(const config::Config& cfg) {
-  std::vector<server::ListenSocket> out;
-  for (const config::Listener& l : cfg.listeners) {
-    const auto address = io::SocketAddress::parse(l.address, l.port);
-    if (!address) throw std::runtime_error(l.address + ": not a numeric IP address");
-    out.push_back({io::listen_on(*address, {}), l.implicit_tls});
-  }
-  return out;
-}
-
 int hash_password(const server::CliOptions& o) {
   const auto scheme = server::parse_hash_scheme(o.hash_scheme);
   if (!scheme) return fail("unknown hash scheme " + o.hash_scheme);
@@ -97,37 +59,75 @@ int hash_password(const server::CliOptions& o) {
   return 0;
 }
 
-int serve(config::Snapshot cfg, const server::EmbeddedAccount* account) {
-  server::block_stop_signals();  // before any thread exists (the auth service's)
-  bool generated = false;
-  const tls::Credentials creds = server_credentials(*cfg, &generated);
-  auto listeners = bind_listeners(*cfg);
-  server::Log log(cfg->log.level, cfg->log.file);
+// Checks what only a running system can tell: started as root, the workers
+// become run_as, and must be able to read the directories they serve.
+void check_run_as_can_serve(const config::Config& cfg, const server::EmbeddedAccount* account,
+                            server::Log& log) {
+  const auto run_as = server::resolve_run_as(cfg.run_as);  // throws if unknown or root
+  if (!run_as) return;
+  std::vector<std::string> roots;
+  if (account != nullptr) roots.push_back(account->user.root);
+  if (cfg.users.anonymous) roots.push_back(cfg.users.anonymous_root);
+  for (const std::string& root : roots) {
+    if (server::user_can_read_dir(*run_as, root)) continue;
+    const std::string why = root + " is not readable by user " + run_as->name +
+                            " (workers run as run_as when started as root)";
+    if (account != nullptr) throw std::runtime_error(why);
+    log.warn("main", why);
+  }
+}
+
+int serve(config::Snapshot cfg, const server::EmbeddedAccount* account,
+          const std::string& config_path) {
+  // Before any thread or child exists: every signal is read through a signalfd.
+  server::block_server_signals();
+  server::ServingSnapshot snapshot = server::load_serving_snapshot(std::move(cfg), account);
+  const bool generated = snapshot.generated_certificate;
+  const std::string fingerprint = tls::fingerprint_sha256(snapshot.credentials->cert_chain_pem());
+  server::MasterSetup setup{std::move(snapshot), account, config_path};
+  const config::Snapshot running = setup.snapshot.config;
+  server::Master master(std::move(setup));
+  server::Log& log = master.log();
   log.info("main", server::version_text().substr(0, server::version_text().find('\n')) +
-                       " starting, config " + cfg->source);
-  if (generated) log.info("main", "generated a self-signed certificate in " + cfg->state_dir);
+                       " starting, config " + running->source);
+  if (generated) log.info("main", "generated a self-signed certificate in " + running->state_dir);
+  check_run_as_can_serve(*running, account, log);
   if (account != nullptr) {
-    std::cout << server::connection_help(*cfg, *account,
-                                         tls::fingerprint_sha256(creds.cert_chain_pem()))
-              << std::flush;
+    std::cout << server::connection_help(*running, *account, fingerprint) << std::flush;
   }
-  // Password checks run on the auth service's threads, never on the loop.
-  // (The master/worker issue moves the service into its own process.)
-  std::vector<config::User> users;
-  if (account != nullptr) {
-    users.push_back(account->user);
-  } else if (!cfg->users.file.empty()) {
-    users = config::load_users_file(cfg->users.file);
+  return master.run();
+}
+
+// --status: ask the running master (named by the pid file) for its counters
+// and print them.
+int print_status(const server::CliOptions& o) {
+  std::string state_dir = o.state_dir;
+  std::string pid_path;
+  if (!o.config_file.empty()) {
+    const config::Config cfg = config::load_file(o.config_file);
+    state_dir = cfg.state_dir;
+    pid_path = cfg.pid_file;
   }
-  server::auth::AuthServiceOptions auth_options;
-  auth_options.log = [&log](std::string_view line) { log.info("authd", line); };
-  // Certificate logins ask the service for the account without a password.
-  auth_options.allow_user_lookup = cfg->tls.client_certs != config::ClientCerts::Off;
-  server::auth::AuthService auth(server::auth::UserTable(std::move(users), cfg->users), cfg->limits,
-                                 std::move(auth_options));
-  const tls::ServerContext tls_context(creds, server_tls_options(*cfg));
-  server::Worker worker(cfg, std::move(listeners), auth.add_client(), &tls_context, log);
-  return worker.run();
+  if (state_dir.empty()) state_dir = server::default_state_dir();
+  if (pid_path.empty()) pid_path = state_dir + "/ringftpd.pid";
+  const pid_t pid = server::PidFile::read_live_pid(pid_path);
+  if (pid <= 0) return fail("no running ringftpd named in " + pid_path);
+  const std::string status_path = server::status_file_path(state_dir);
+  struct stat before {};
+  const bool existed = ::stat(status_path.c_str(), &before) == 0;
+  if (kill(pid, SIGUSR1) != 0) return fail("cannot signal pid " + std::to_string(pid));
+  for (int i = 0; i < 100; ++i) {  // up to 5 s
+    struct stat now {};
+    if (::stat(status_path.c_str(), &now) == 0 &&
+        (!existed || now.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+         now.st_mtim.tv_nsec != before.st_mtim.tv_nsec || now.st_ino != before.st_ino)) {
+      std::ifstream in(status_path);
+      std::cout << in.rdbuf();
+      return 0;
+    }
+    usleep(50'000);
+  }
+  return fail("the master (pid " + std::to_string(pid) + ") did not answer within 5 s");
 }
 
 int run(const server::CliOptions& o) {
@@ -140,6 +140,8 @@ int run(const server::CliOptions& o) {
       return 0;
     case server::CliAction::HashPassword:
       return hash_password(o);
+    case server::CliAction::Status:
+      return print_status(o);
     case server::CliAction::CheckConfig:
     case server::CliAction::Serve:
       break;
@@ -150,21 +152,19 @@ int run(const server::CliOptions& o) {
       return fail("--check-config needs --config FILE");
     }
     const server::EmbeddedSetup setup = server::make_embedded_setup(o);
-    return serve(std::make_shared<const config::Config>(setup.config), &setup.account);
+    return serve(std::make_shared<const config::Config>(setup.config), &setup.account, {});
   }
   auto cfg = std::make_shared<const config::Config>(config::load_file(o.config_file));
   if (o.action == server::CliAction::CheckConfig) {
     if (!cfg->users.file.empty()) (void)config::load_users_file(cfg->users.file);
     if (!cfg->tls.certificate_file.empty()) {
-      // Building the context also checks cipher names and the client CA.
-      const tls::Credentials creds =
-          tls::load_credentials(cfg->tls.certificate_file, cfg->tls.private_key_file);
-      const tls::ServerContext context(creds, server_tls_options(*cfg));
+      // Building the snapshot also checks cipher names and the client CA.
+      (void)server::load_serving_snapshot(cfg, nullptr);
     }
     std::cout << "ringftpd: configuration OK: " << o.config_file << "\n";
     return 0;
   }
-  return serve(cfg, nullptr);
+  return serve(cfg, nullptr, o.config_file);
 }
 
 }  // namespace

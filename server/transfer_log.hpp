@@ -30,6 +30,8 @@ class TransferLog {
   // path empty = disabled. Throws std::system_error if it cannot be opened.
   explicit TransferLog(const std::string& path);
   void write(const TransferRecord& r) noexcept;
+  // -1 when disabled; for the fork hygiene's keep-list.
+  [[nodiscard]] int fd() const noexcept { return fd_ ? fd_.get() : -1; }
   [[nodiscard]] static std::string format(const TransferRecord& r, std::int64_t now);
 
  private:

@@ -18,18 +18,20 @@ constexpr unsigned kControlBuffers = 1024;  // shared by every control session
 constexpr unsigned kControlBufferBytes = 4096;
 constexpr std::size_t kScratchBytes = 16 * 1024;  // one TLS record of plaintext
 
-sigset_t stop_signals() {
+sigset_t server_signals() {
   sigset_t set;
   sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD}) {
+    sigaddset(&set, sig);
+  }
   return set;
 }
 
 io::UniqueFd make_signal_fd() {
-  block_stop_signals();
-  const sigset_t set = stop_signals();
+  block_server_signals();
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR2}) sigaddset(&set, sig);
   io::UniqueFd fd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!fd) throw std::system_error(errno, std::generic_category(), "signalfd");
   return fd;
@@ -41,24 +43,26 @@ std::uint64_t worker_tag(Op op, std::uint32_t index = 0) {
 
 }  // namespace
 
-void block_stop_signals() {
-  const sigset_t set = stop_signals();
+void block_server_signals() {
+  const sigset_t set = server_signals();
   const int rc = pthread_sigmask(SIG_BLOCK, &set, nullptr);
   if (rc != 0) throw std::system_error(rc, std::generic_category(), "pthread_sigmask");
 }
 
-Worker::Worker(config::Snapshot config, std::vector<ListenSocket> listeners, io::UniqueFd auth_fd,
-               const tls::ServerContext* tls_context, Log& log)
-    : config_(std::move(config)),
+Worker::Worker(WorkerOptions options, Log& log, TransferLog& xferlog, WorkerCounters& counters)
+    : config_(std::move(options.config)),
+      name_(std::move(options.name)),
       log_(log),
-      listeners_(std::move(listeners)),
+      counters_(counters),
+      all_counters_(options.all_counters),
+      listeners_(std::move(options.listeners)),
       signal_fd_(make_signal_fd()),
-      auth_(ring_, std::move(auth_fd)),
+      auth_(ring_, std::move(options.auth_fd)),
       ring_(kRingEntries),
       recv_buffers_(ring_.raw(), kControlBufferGroup, kControlBuffers, kControlBufferBytes),
-      passive_ports_(config_->passive.ports),
-      xferlog_(config_->log.xferlog),
-      tls_context_(tls_context),
+      passive_ports_(options.passive_ports),
+      xferlog_(xferlog),
+      tls_context_(options.tls_context),
       scratch_(kScratchBytes),
       sessions_(config_->limits.max_sessions) {
   tick_interval_.tv_sec = 1;
@@ -87,13 +91,13 @@ int Worker::run() {
   while (!(stopping_ && sessions_.size() == 0)) {
     const int rc = ring_.submit_and_wait(-1);
     if (rc < 0 && rc != -EINTR && rc != -ETIME) {
-      log_.error("worker", std::string("io_uring wait failed: ") + std::strerror(-rc));
+      log_.error(name_, std::string("io_uring wait failed: ") + std::strerror(-rc));
       return 1;
     }
     ring_.for_each_completion(
         [this](std::uint64_t data, int res, std::uint32_t flags) { dispatch(data, res, flags); });
   }
-  log_.info("worker", "stopped");
+  log_.info(name_, "stopped");
   return 0;
 }
 
@@ -116,7 +120,7 @@ void Worker::dispatch(std::uint64_t user_data, int res, std::uint32_t flags) noe
         on_auth_reply(res);
         return;
       default:
-        log_.error("worker", "bug: unknown worker operation");
+        log_.error(name_, "bug: unknown worker operation");
         return;
     }
   }
@@ -134,17 +138,23 @@ void Worker::release_if_finished(std::uint32_t slot, ControlSession& s) noexcept
   const auto it = sessions_per_address_.find(s.peer().ip());
   if (it != sessions_per_address_.end() && --it->second == 0) sessions_per_address_.erase(it);
   sessions_.release(slot);
+  counters_.sub(Counter::SessionsActive);
 }
 
 void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexcept {
-  if (!(flags & IORING_CQE_F_MORE) && !stopping_) arm_accept(index);
+  if (!(flags & IORING_CQE_F_MORE) && accepting_) arm_accept(index);
   if (res < 0) {
     // EMFILE/ENFILE/ENOMEM are transient; the listener stays armed.
-    if (res != -ECANCELED) log_.warn("worker", std::string("accept: ") + std::strerror(-res));
+    if (res != -ECANCELED) log_.warn(name_, std::string("accept: ") + std::strerror(-res));
     return;
   }
   io::UniqueFd fd(res);
-  if (stopping_) return;
+  // A connection accepted just before the listeners were cancelled: served
+  // when retiring (nobody is dropped on reload), refused when stopping.
+  if (closing_) {
+    reject(std::move(fd), "421 Server shutting down.\r\n");
+    return;
+  }
   // Clients send ABOR with MSG_OOB (RFC 959's Synch); inline urgent data keeps
   // the marked byte (often the LF) in the stream instead of dropping it.
   const int one = 1;
@@ -153,22 +163,27 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
   const auto local = io::local_address(fd.get());
   if (!peer || !local) return;  // the peer is already gone
   const auto& limits = config_->limits;
-  if (sessions_.full()) {
+  if (sessions_.full() ||
+      (all_counters_ != nullptr && all_counters_->active_sessions() >= limits.max_sessions)) {
+    counters_.add(Counter::SessionsRefused);
     reject(std::move(fd), "421 Too many sessions, try again later.\r\n");
     log_.warn(peer->to_string(), "refused: max_sessions reached");
     return;
   }
   std::uint32_t& per_address = sessions_per_address_[peer->ip()];
   if (per_address >= limits.max_sessions_per_address) {
+    counters_.add(Counter::SessionsRefused);
     reject(std::move(fd), "421 Too many sessions from your address.\r\n");
     log_.warn(peer->to_string(), "refused: max_sessions_per_address reached");
     return;
   }
   ++per_address;
+  counters_.add(Counter::SessionsTotal);
+  counters_.add(Counter::SessionsActive);
   const auto [slot, generation] = sessions_.reserve();
   auto session = std::make_unique<ControlSession>(
       SessionEnv{ring_, recv_buffers_, log_, config_, passive_ports_, auth_, xferlog_, tls_context_,
-                 scratch_},
+                 scratch_, counters_},
       io::OpTag{slot, generation, 0}, std::move(fd), *peer, *local, listeners_[index].implicit_tls);
   ControlSession& s = *session;
   sessions_.install(slot, std::move(session));
@@ -195,37 +210,72 @@ void Worker::on_auth_reply(int res) noexcept {
       ++late_completions_;
     }
   } else if (res <= 0) {
-    log_.error("worker", "auth service connection lost: " +
+    log_.error(name_, "auth service connection lost: " +
                              std::string(res == 0 ? "closed" : std::strerror(-res)));
     if (res == 0) return;  // no point re-arming a closed socket
   } else {
-    log_.error("worker", "malformed reply from the auth service");
+    log_.error(name_, "malformed reply from the auth service");
   }
   auth_.arm_recv();
 }
 
 void Worker::on_signal(int res) noexcept {
   if (res == static_cast<int>(sizeof signal_info_)) {
-    const auto signo = static_cast<int>(signal_info_.ssi_signo);
-    if (signo == SIGHUP) {
-      log_.info("worker", "SIGHUP: reload is handled by the master (not in this process model)");
-    } else {
-      ++stop_signals_;
-      begin_shutdown(signo == SIGINT ? "SIGINT" : "SIGTERM");
+    switch (static_cast<int>(signal_info_.ssi_signo)) {
+      case SIGQUIT:
+        if (!stopping_) {
+          log_.info(name_, "retiring: no new sessions; serving " +
+                               std::to_string(sessions_.size()) + " until they end");
+          stop_accepting();
+          stopping_ = true;
+        }
+        break;
+      case SIGTERM:
+        if (++stop_signals_ == 1) {
+          begin_graceful_stop();
+        } else {
+          begin_shutdown("second SIGTERM");
+        }
+        break;
+      case SIGINT:
+        ++stop_signals_;
+        begin_shutdown("SIGINT");
+        break;
+      case SIGUSR2:
+        log_.warn(name_, "the auth service restarted: refusing logins it had not answered");
+        sessions_.for_each([](ControlSession& s) { s.on_auth_service_lost(); });
+        break;
+      default:  // SIGHUP: reloads are the master's business
+        break;
     }
   }
   arm_signal_read();
 }
 
-void Worker::begin_shutdown(const char* why) noexcept {
-  if (stopping_) return;
-  stopping_ = true;
-  log_.info("worker", std::string(why) + ": stopping, closing " + std::to_string(sessions_.size()) +
-                          " session(s)");
+void Worker::stop_accepting() noexcept {
+  if (!accepting_) return;
+  accepting_ = false;
   for (auto& l : listeners_) {
     io_uring_sqe* sqe = ring_.sqe(io::kIgnoredTag);
     io_uring_prep_cancel_fd(sqe, l.fd.get(), IORING_ASYNC_CANCEL_ALL);
   }
+}
+
+void Worker::begin_graceful_stop() noexcept {
+  stop_accepting();
+  stopping_ = true;
+  closing_ = true;
+  log_.info(name_, "SIGTERM: stopping; " + std::to_string(sessions_.size()) +
+                       " session(s) close once their transfers end");
+  sessions_.for_each([](ControlSession& s) { s.shut_down_when_idle("Server shutting down."); });
+}
+
+void Worker::begin_shutdown(const char* why) noexcept {
+  stop_accepting();
+  stopping_ = true;
+  closing_ = true;
+  log_.info(name_, std::string(why) + ": stopping, closing " + std::to_string(sessions_.size()) +
+                       " session(s)");
   sessions_.for_each([](ControlSession& s) { s.shut_down("Server shutting down."); });
 }
 

@@ -22,6 +22,7 @@
 #include "server/control_session.hpp"
 #include "server/data_channel.hpp"
 #include "server/log.hpp"
+#include "server/process/counters.hpp"
 #include "server/session_table.hpp"
 #include "server/transfer_log.hpp"
 #include "tls/context.hpp"
@@ -33,22 +34,38 @@ struct ListenSocket {
   bool implicit_tls = false;
 };
 
-// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread; threads created
-// afterwards inherit the mask. Call before starting any thread, so that the
-// signals reach the worker's signalfd and never a helper thread.
-void block_stop_signals();
+// Blocks the signals the server's processes read through signalfds (SIGTERM,
+// SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD) in the calling thread;
+// threads and processes created afterwards inherit the mask. Call before
+// starting any thread, so that no helper thread ever takes one.
+void block_server_signals();
+
+struct WorkerOptions {
+  config::Snapshot config;
+  std::vector<ListenSocket> listeners;  // this worker's SO_REUSEPORT sockets
+  io::UniqueFd auth_fd;                 // this worker's end of the auth service's socket
+  const tls::ServerContext* tls_context = nullptr;  // null: no TLS; outlives the worker
+  config::PortRange passive_ports;                  // this worker's slice
+  std::string name = "worker";                      // in log lines
+  // Every worker's counters, for the server-wide max_sessions; null: this
+  // worker's own sessions are all there are.
+  const CounterRegion* all_counters = nullptr;
+};
 
 class Worker {
  public:
-  // Blocks SIGTERM, SIGINT and SIGHUP for the calling thread and reads them
-  // through a signalfd on the ring instead. Throws on ring set-up failure.
-  // auth_fd: this worker's end of the auth service's socket.
-  // tls_context: may be null (no TLS); must outlive the worker.
-  Worker(config::Snapshot config, std::vector<ListenSocket> listeners, io::UniqueFd auth_fd,
-         const tls::ServerContext* tls_context, Log& log);
+  // Reads its signals through a signalfd on the ring. Throws on ring set-up
+  // failure. log, xferlog and counters outlive the worker.
+  Worker(WorkerOptions options, Log& log, TransferLog& xferlog, WorkerCounters& counters);
 
-  // Runs until SIGTERM or SIGINT and every session has closed. Returns the
-  // process exit status.
+  // Runs until told to stop and every session has closed. Returns the
+  // process exit status. Signals (sent by the master):
+  //   SIGQUIT  retire (after a reload): stop accepting, serve the sessions
+  //            already here until they end, then exit;
+  //   SIGTERM  graceful stop: stop accepting, close idle sessions with 421,
+  //            let transfers in progress finish, then close those too;
+  //   SIGINT   (or a second SIGTERM) stop now: 421 to everyone, close;
+  //   SIGUSR2  the auth service restarted: logins in flight are refused.
   int run();
 
  private:
@@ -62,10 +79,15 @@ class Worker {
   void on_tick() noexcept;
   void reject(io::UniqueFd fd, std::string_view why) noexcept;
   void release_if_finished(std::uint32_t slot, ControlSession& s) noexcept;
+  void stop_accepting() noexcept;
   void begin_shutdown(const char* why) noexcept;
+  void begin_graceful_stop() noexcept;
 
   config::Snapshot config_;
+  std::string name_;
   Log& log_;
+  WorkerCounters& counters_;
+  const CounterRegion* all_counters_;
   std::vector<ListenSocket> listeners_;
   io::UniqueFd signal_fd_;
   // Declared before the ring so it is destroyed after the ring has drained.
@@ -76,13 +98,15 @@ class Worker {
   io::Ring ring_;
   io::BufferRing recv_buffers_;
   PassivePorts passive_ports_;
-  TransferLog xferlog_;
+  TransferLog& xferlog_;
   const tls::ServerContext* tls_context_;
   std::vector<std::byte> scratch_;  // decrypted control bytes land here first
   SessionTable<ControlSession> sessions_;
   std::unordered_map<std::string, std::uint32_t> sessions_per_address_;
   std::uint64_t late_completions_ = 0;
-  bool stopping_ = false;
+  bool accepting_ = true;
+  bool stopping_ = false;  // exit once the last session has closed
+  bool closing_ = false;   // sessions are being closed: refuse latecomers
   int stop_signals_ = 0;
 };
 

@@ -12,7 +12,9 @@
 // - Session resumption (resumption.hpp) is always on: session tickets for
 //   TLS 1.2 and 1.3 and TLS 1.2 session IDs, sealed and cached by the
 //   context's Resumption. Pass the same Resumption to successive contexts of
-//   a worker (certificate reloads) so that their tickets stay valid.
+//   a worker (certificate reloads) so that their tickets stay valid, and give
+//   every worker's Resumption the master's SharedTlsState so that each
+//   resumes the others' sessions.
 #pragma once
 
 #include <chrono>

@@ -6,7 +6,6 @@
 #include <array>
 #include <cstring>
 #include <span>
-#include <vector>
 
 #include "tls/error.hpp"
 
@@ -16,20 +15,22 @@ namespace {
 
 using detail::OriginTag;
 
-// A ticket's key_name: the sealing key's id, then the ticket's own id.
+// A ticket's key_name: the sealing key's id, then random bytes (which, with
+// the IV, make each ticket's mask input unique).
 constexpr std::size_t kKeyIdBytes = 4;
-static_assert(WOLFSSL_TICKET_NAME_SZ == kKeyIdBytes + std::tuple_size_v<TicketId>);
+static_assert(WOLFSSL_TICKET_NAME_SZ == 16);
 static_assert(WOLFSSL_TICKET_IV_SZ >= TicketKeys::kNonceBytes);
-static_assert(WOLFSSL_TICKET_MAC_SZ >= TicketKeys::kTagBytes);
-// The AAD is key_name || iv: a ticket's id and key id cannot be swapped.
-constexpr std::size_t kAadBytes = WOLFSSL_TICKET_NAME_SZ + WOLFSSL_TICKET_IV_SZ;
+// mac[0..16) the GCM tag, mac[16..24) the masked origin, mac[24..32) zero.
+constexpr std::size_t kOriginOffset = TicketKeys::kTagBytes;
+constexpr std::size_t kOriginBytes = 8;
+static_assert(WOLFSSL_TICKET_MAC_SZ == kOriginOffset + kOriginBytes + 8);
+// The mask's input is key_name || iv; the AAD adds the masked origin, so the
+// tag authenticates key id, IV and origin together.
+constexpr std::size_t kMaskInputBytes = WOLFSSL_TICKET_NAME_SZ + WOLFSSL_TICKET_IV_SZ;
+constexpr std::size_t kAadBytes = kMaskInputBytes + kOriginBytes;
 
 // TLS 1.3 caps ticket lifetimes at 7 days (RFC 8446, 4.6.1).
 constexpr std::chrono::seconds kMaxLifetime{7 * 24 * 3600};
-
-// Serialized TLS 1.2 sessions are a few hundred bytes (no peer certificates
-// are kept in this build); anything larger is not stored.
-constexpr std::size_t kMaxSessionBytes = 4096;
 
 int tag_index() noexcept {
   // wolfSSL hands out indexes from an unlocked counter: take one, once.
@@ -56,20 +57,22 @@ std::uint64_t issuing_origin(const OriginTag& tag, WOLFSSL* ssl) noexcept {
 }
 
 std::array<std::uint8_t, kAadBytes> ticket_aad(const unsigned char* key_name,
-                                               const unsigned char* iv) noexcept {
+                                               const unsigned char* iv,
+                                               const unsigned char* mac) noexcept {
   std::array<std::uint8_t, kAadBytes> aad;
   std::memcpy(aad.data(), key_name, WOLFSSL_TICKET_NAME_SZ);
   std::memcpy(aad.data() + WOLFSSL_TICKET_NAME_SZ, iv, WOLFSSL_TICKET_IV_SZ);
+  std::memcpy(aad.data() + kMaskInputBytes, mac + kOriginOffset, kOriginBytes);
   return aad;
 }
 
-void store_be32(unsigned char* out, std::uint32_t v) noexcept {
-  for (int i = 3; i >= 0; --i, v >>= 8) out[i] = static_cast<unsigned char>(v);
+void store_be(unsigned char* out, std::uint64_t v, int bytes) noexcept {
+  for (int i = bytes - 1; i >= 0; --i, v >>= 8) out[i] = static_cast<unsigned char>(v);
 }
 
-std::uint32_t load_be32(const unsigned char* in) noexcept {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v = (v << 8) | in[i];
+std::uint64_t load_be(const unsigned char* in, int bytes) noexcept {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | in[i];
   return v;
 }
 
@@ -77,67 +80,75 @@ SteadyTime now() noexcept {
   return std::chrono::steady_clock::now();
 }
 
-// Encrypts a ticket wolfSSL built (`ticket`, `len` bytes, in place) and
-// records its origin. Any failure is WOLFSSL_TICKET_RET_FATAL: without a
-// ticket wolfSSL fails the handshake whatever we return.
+// Encrypts a ticket wolfSSL built (`ticket`, `len` bytes, in place) with the
+// connection's origin masked into `mac`. Any failure is
+// WOLFSSL_TICKET_RET_FATAL: without a ticket wolfSSL fails the handshake
+// whatever we return.
 int seal_ticket(OriginTag& tag, WOLFSSL* ssl, unsigned char* key_name, unsigned char* iv,
                 unsigned char* mac, unsigned char* ticket, int len, int* out_len) noexcept {
   Resumption& r = *tag.resumption;
   TicketKeys& keys = r.ticket_keys();
   // *out_len arrives as the room wolfSSL has; we add nothing.
   if (*out_len < len) return WOLFSSL_TICKET_RET_FATAL;
-  TicketId id;
-  if (!r.random().fill(id) || !r.random().fill(std::span<std::uint8_t>(iv, WOLFSSL_TICKET_IV_SZ))) {
+  const std::optional<TicketKeys::KeyId> key = keys.current();
+  if (!key ||
+      !r.random().fill(std::span<std::uint8_t>(key_name + kKeyIdBytes,
+                                               WOLFSSL_TICKET_NAME_SZ - kKeyIdBytes)) ||
+      !r.random().fill(std::span<std::uint8_t>(iv, WOLFSSL_TICKET_IV_SZ))) {
     return WOLFSSL_TICKET_RET_FATAL;
   }
-  store_be32(key_name, keys.current_id());
-  std::memcpy(key_name + kKeyIdBytes, id.data(), id.size());
-  const auto aad = ticket_aad(key_name, iv);
+  store_be(key_name, *key, kKeyIdBytes);
   std::memset(mac, 0, WOLFSSL_TICKET_MAC_SZ);
+  const auto mask_input = ticket_aad(key_name, iv, mac);
+  const std::optional<std::uint64_t> mask =
+      keys.mask(*key, std::span(mask_input).first(kMaskInputBytes));
+  if (!mask) return WOLFSSL_TICKET_RET_FATAL;
+  // Origin 0 (none) is masked like any other: no ticket says it is unbound.
+  store_be(mac + kOriginOffset, issuing_origin(tag, ssl) ^ *mask, kOriginBytes);
+  const auto aad = ticket_aad(key_name, iv, mac);
   if (!keys.seal(
-          std::span<std::uint8_t>(ticket, static_cast<std::size_t>(len)),
+          *key, std::span<std::uint8_t>(ticket, static_cast<std::size_t>(len)),
           std::span<const std::uint8_t, TicketKeys::kNonceBytes>(iv, TicketKeys::kNonceBytes), aad,
           std::span<std::uint8_t, TicketKeys::kTagBytes>(mac, TicketKeys::kTagBytes))) {
     return WOLFSSL_TICKET_RET_FATAL;
   }
   *out_len = len;
-  if (const std::uint64_t origin = issuing_origin(tag, ssl); origin != 0) {
-    // Unrecorded (out of memory), the ticket still resumes, as "unknown origin".
-    const SteadyTime t = now();
-    (void)r.origins().put(id, origin, t + tag.lifetime, t);
-  }
   return WOLFSSL_TICKET_RET_OK;
 }
 
-// Decrypts a client's ticket in place and looks up its origin. A ticket we
-// cannot open (unknown key, bad tag, malformed) is WOLFSSL_TICKET_RET_REJECT:
-// the client gets a full handshake, never a failure.
+// Decrypts a client's ticket in place and unmasks its origin. A ticket we
+// cannot open (unknown or expired key, bad tag, malformed) is
+// WOLFSSL_TICKET_RET_REJECT: the client gets a full handshake, never a failure.
 int open_ticket(OriginTag& tag, WOLFSSL* ssl, const unsigned char* key_name,
                 const unsigned char* iv, const unsigned char* mac, unsigned char* ticket, int len,
                 int* out_len) noexcept {
   // A TLS 1.3 ClientHello may offer several tickets: forget the previous one.
   tag.resumed_origin = 0;
   Resumption& r = *tag.resumption;
-  if (!std::all_of(mac + TicketKeys::kTagBytes, mac + WOLFSSL_TICKET_MAC_SZ,
+  if (!std::all_of(mac + kOriginOffset + kOriginBytes, mac + WOLFSSL_TICKET_MAC_SZ,
                    [](unsigned char b) { return b == 0; })) {
     return WOLFSSL_TICKET_RET_REJECT;
   }
-  const auto aad = ticket_aad(key_name, iv);
+  const auto key = static_cast<TicketKeys::KeyId>(load_be(key_name, kKeyIdBytes));
+  const auto aad = ticket_aad(key_name, iv, mac);
   const TicketKeys::Opened opened = r.ticket_keys().open(
-      load_be32(key_name), std::span<std::uint8_t>(ticket, static_cast<std::size_t>(len)),
+      key, now(), std::span<std::uint8_t>(ticket, static_cast<std::size_t>(len)),
       std::span<const std::uint8_t, TicketKeys::kNonceBytes>(iv, TicketKeys::kNonceBytes), aad,
       std::span<const std::uint8_t, TicketKeys::kTagBytes>(mac, TicketKeys::kTagBytes));
-  if (opened != TicketKeys::Opened::WithCurrent && opened != TicketKeys::Opened::WithPrevious) {
+  if (opened != TicketKeys::Opened::WithCurrent && opened != TicketKeys::Opened::WithRetired) {
     return WOLFSSL_TICKET_RET_REJECT;
   }
+  const std::optional<std::uint64_t> mask =
+      r.ticket_keys().mask(key, std::span(aad).first(kMaskInputBytes));
+  if (!mask) return WOLFSSL_TICKET_RET_REJECT;
   *out_len = len;
-  TicketId id;
-  std::memcpy(id.data(), key_name + kKeyIdBytes, id.size());
-  tag.resumed_origin = r.origins().find(id, now()).value_or(0);
+  tag.resumed_origin = load_be(mac + kOriginOffset, kOriginBytes) ^ *mask;
   // TLS 1.2 only (1.3 accepts nothing but OK): a control connection swaps a
-  // ticket under the previous key for one under the current key. Data
-  // connections keep what they have, so they issue nothing.
-  if (!is_tls13(ssl) && !tag.is_data && opened == TicketKeys::Opened::WithPrevious) {
+  // ticket under a retired key for one under the current key. Data
+  // connections keep what they have, so they issue nothing. (wolfSSL before
+  // 5.6.0 drops the request: the client keeps the old ticket, which opens
+  // until its key's time is up, then gets a full handshake.)
+  if (!is_tls13(ssl) && !tag.is_data && opened == TicketKeys::Opened::WithRetired) {
     return WOLFSSL_TICKET_RET_CREATE;
   }
   return WOLFSSL_TICKET_RET_OK;
@@ -169,16 +180,15 @@ int new_session_callback(WOLFSSL* ssl, WOLFSSL_SESSION* session) noexcept {
   // Stored even with origin 0 (a connection without one): it resumes, but
   // check_resumption() calls it UnknownOrigin, so a data connection refuses it.
   const std::uint64_t origin = issuing_origin(*tag, ssl);
+  const std::span<std::uint8_t> der = tag->resumption->session_buffer();
   const int size = wolfSSL_i2d_SSL_SESSION(session, nullptr);
-  if (size <= 0 || static_cast<std::size_t>(size) > kMaxSessionBytes) return 0;
-  std::array<std::uint8_t, kMaxSessionBytes> der;
+  if (size <= 0 || static_cast<std::size_t>(size) > der.size()) return 0;  // not cached
   unsigned char* out = der.data();  // i2d may or may not advance its pointer
   if (wolfSSL_i2d_SSL_SESSION(session, &out) == size) {
     const SteadyTime t = now();
-    (void)tag->resumption->sessions().put(
-        std::span<const std::uint8_t>(id, id_len),
-        std::span<const std::uint8_t>(der.data(), static_cast<std::size_t>(size)), origin,
-        t + tag->lifetime, t);
+    (void)tag->resumption->shared_state().put_session(
+        std::span<const std::uint8_t>(id, id_len), der.first(static_cast<std::size_t>(size)),
+        origin, t + tag->lifetime, t);
   }
   explicit_bzero(der.data(), static_cast<std::size_t>(size));  // holds the master secret
   return 0;
@@ -191,15 +201,15 @@ WOLFSSL_SESSION* get_session_callback(WOLFSSL* ssl, const unsigned char* id, int
   if (copy != nullptr) *copy = 0;
   OriginTag* tag = ssl != nullptr ? tag_of(ssl) : nullptr;
   if (tag == nullptr || id == nullptr || id_len <= 0 || is_tls13(ssl)) return nullptr;
-  std::vector<std::uint8_t> der;
-  const std::optional<std::uint64_t> origin = tag->resumption->sessions().get(
+  const std::span<std::uint8_t> der = tag->resumption->session_buffer();
+  const std::optional<SessionFound> found = tag->resumption->shared_state().get_session(
       std::span<const std::uint8_t>(id, static_cast<std::size_t>(id_len)), now(), der);
-  if (!origin) return nullptr;
+  if (!found) return nullptr;
   const unsigned char* in = der.data();
-  WOLFSSL_SESSION* session = wolfSSL_d2i_SSL_SESSION(nullptr, &in, static_cast<long>(der.size()));
-  explicit_bzero(der.data(), der.size());
+  WOLFSSL_SESSION* session = wolfSSL_d2i_SSL_SESSION(nullptr, &in, static_cast<long>(found->size));
+  explicit_bzero(der.data(), found->size);
   if (session == nullptr) return nullptr;
-  tag->resumed_origin = *origin;
+  tag->resumed_origin = found->origin;
   return session;
 }
 
@@ -219,14 +229,17 @@ std::string_view describe(ResumeCheck check) noexcept {
   return "?";
 }
 
-Resumption::Resumption(const ResumptionOptions& options)
-    : Resumption(std::make_unique<InProcessOriginRegistry>(options.max_tickets),
-                 std::make_unique<InProcessSessionStore>(options.max_sessions)) {}
+Resumption::Resumption()
+    : Resumption(SharedTlsState::create(SharedTlsOptions{.max_sessions = kPrivateSessions})) {}
 
-Resumption::Resumption(std::unique_ptr<OriginRegistry> origins,
-                       std::unique_ptr<SessionStore> sessions)
-    : origins_(std::move(origins)), sessions_(std::move(sessions)) {
-  if (!origins_ || !sessions_) throw TlsError("resumption: no origin registry or session store");
+Resumption::Resumption(std::shared_ptr<SharedTlsState> state)
+    : state_(state ? std::move(state)
+                   : throw TlsError("resumption: no shared TLS state")),
+      keys_(state_),
+      session_buffer_(state_->options().max_session_bytes) {}
+
+Resumption::~Resumption() {
+  explicit_bzero(session_buffer_.data(), session_buffer_.size());  // wiped after each use; again
 }
 
 std::uint64_t Resumption::new_origin() noexcept {
@@ -261,8 +274,8 @@ void install_resumption(WOLFSSL_CTX* ctx, std::chrono::seconds lifetime) {
   // No remove callback: wolfSSL 5.5.4 calls it whenever it frees a session
   // object it does not cache internally (wolfSSL_FreeSession: each
   // connection's own session, and each one get_session_callback returns),
-  // so it would delete live entries. Entries leave the store by expiry,
-  // eviction, or SessionStore::remove.
+  // so it would delete live entries. Entries leave the cache by expiry,
+  // eviction, or SharedTlsState::remove_session.
 }
 
 }  // namespace detail

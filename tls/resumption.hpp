@@ -4,13 +4,25 @@
 //
 // How it works. Each control connection gets a random 64-bit *origin*
 // (ServerContext::new_origin, Session::set_origin). What the connection issues
-// is bound to its origin: each session ticket (TLS 1.2 and 1.3) carries a
-// random TicketId in its authenticated key_name, recorded in the
-// OriginRegistry as TicketId -> origin; each TLS 1.2 session ID is stored in
-// the SessionStore with its origin. When a data connection resumes, the
-// ticket or session-cache callback finds the origin of what was resumed, and
-// Session::check_resumption compares it with the origin the data connection
-// expects: Ok, NotResumed, ForeignOrigin or UnknownOrigin.
+// is bound to its origin, and the binding travels with it, so that any
+// worker can check it:
+// - A session ticket (TLS 1.2 and 1.3) carries the origin itself, masked:
+//     key_name = ticket key id (4 bytes, big-endian) | 12 random bytes
+//     iv       = 16 random bytes (the first 12 are the GCM nonce)
+//     mac[0..16)  = the AES-256-GCM tag
+//     mac[16..24) = origin XOR mask, mask = the first 8 bytes of
+//                   HMAC-SHA256(the key's mask key, key_name || iv)
+//     mac[24..32) = zero
+//   with AAD = key_name || iv || mac[16..24): the origin is confidential
+//   (a client cannot tell which of its sessions share an origin) and
+//   authenticated by the tag (a client cannot move a ticket to another
+//   origin).
+// - A TLS 1.2 session ID is stored in the shared session cache next to its
+//   serialized session, with its origin.
+// When a data connection resumes, the ticket or session-cache callback
+// recovers the origin of what was resumed, and Session::check_resumption
+// compares it with the origin the data connection expects: Ok, NotResumed,
+// ForeignOrigin or UnknownOrigin.
 //
 // What "descends from" means. A TLS 1.2 resumption reuses the master secret,
 // so a ticket re-issued on a resumed connection keeps the resumed session's
@@ -27,12 +39,15 @@
 // data connection (fail closed).
 //
 // Contract:
-// - A Resumption holds the ticket keys, the origin registry and the session
-//   store of one worker; ServerContexts share it through shared_ptr, and
-//   every server Session keeps a reference, so it outlives all of them (a
+// - A Resumption is one worker's handle on the shared TLS state
+//   (shared_tls_state.hpp: ticket keys, session cache), with the worker's own
+//   DRBG and key schedule cache. ServerContexts share it through shared_ptr,
+//   and every server Session keeps a reference, so it outlives all of them (a
 //   certificate reload builds a new context over the same Resumption, and
 //   old tickets still resume). Made after fork (see random.hpp); one thread.
-// - Only the constructors throw (TlsError, start-up).
+//   Any number of workers' Resumptions over one SharedTlsState resume each
+//   other's sessions.
+// - Only the constructors throw (TlsError, std::bad_alloc; start-up).
 #pragma once
 
 #include <chrono>
@@ -40,11 +55,12 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
+#include <vector>
 
-#include "tls/origin_registry.hpp"
 #include "tls/random.hpp"
-#include "tls/session_store.hpp"
+#include "tls/shared_tls_state.hpp"
 #include "tls/ticket_keys.hpp"
 #include "tls/wolfssl.hpp"
 
@@ -55,7 +71,7 @@ enum class ResumeCheck : std::uint8_t {
   Ok,             // resumed a session of its own control connection
   NotResumed,     // full handshake
   ForeignOrigin,  // resumed a session of another control connection
-  UnknownOrigin,  // resumed a session whose origin is forgotten (expired, evicted, unbound)
+  UnknownOrigin,  // resumed a session bound to no origin (issued by a connection without one)
 };
 
 // A short phrase for logs, e.g. "full handshake".
@@ -78,37 +94,35 @@ struct ExpectedOrigin {
   std::uint64_t inherited = 0;
 };
 
-struct ResumptionOptions {
-  // Origin records of tickets: one per ticket issued (at least one per
-  // control handshake, one per PASV/EPSV/PORT/EPRT under TLS 1.3). ~100 bytes each.
-  std::size_t max_tickets = 1 << 17;
-  // TLS 1.2 sessions resumable by ID. ~400 bytes each.
-  std::size_t max_sessions = 1 << 15;
-};
-
 class Resumption {
  public:
-  // In-process registry and store, fresh ticket keys.
-  explicit Resumption(const ResumptionOptions& options = {});
-  // Caller-provided registry and store (e.g. in shared memory); not null.
-  Resumption(std::unique_ptr<OriginRegistry> origins, std::unique_ptr<SessionStore> sessions);
+  // A private SharedTlsState of kPrivateSessions entries, default lifetimes
+  // (one process: tests, tools, a server not yet forking).
+  Resumption();
+  // A worker's handle on the master's shared state; not null.
+  explicit Resumption(std::shared_ptr<SharedTlsState> state);
   Resumption(const Resumption&) = delete;
   Resumption& operator=(const Resumption&) = delete;
+  ~Resumption();
+
+  static constexpr std::size_t kPrivateSessions = 4096;
 
   // A fresh random origin for a control connection; 0 only if the DRBG has
   // failed (then nothing can match it: fail closed).
   [[nodiscard]] std::uint64_t new_origin() noexcept;
 
+  [[nodiscard]] SharedTlsState& shared_state() noexcept { return *state_; }
   [[nodiscard]] TicketKeys& ticket_keys() noexcept { return keys_; }
-  [[nodiscard]] OriginRegistry& origins() noexcept { return *origins_; }
-  [[nodiscard]] SessionStore& sessions() noexcept { return *sessions_; }
   [[nodiscard]] Random& random() noexcept { return rng_; }
+  // max_session_bytes of scratch for one serialized session at a time (the
+  // callbacks allocate nothing); whoever fills it wipes it.
+  [[nodiscard]] std::span<std::uint8_t> session_buffer() noexcept { return session_buffer_; }
 
  private:
+  std::shared_ptr<SharedTlsState> state_;
   Random rng_;
   TicketKeys keys_;
-  std::unique_ptr<OriginRegistry> origins_;
-  std::unique_ptr<SessionStore> sessions_;
+  std::vector<std::uint8_t> session_buffer_;
 };
 
 namespace detail {

@@ -6,12 +6,13 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 // wolfCrypt, for certificate and key work (credentials.cpp, self_signed.cpp),
-// ticket sealing (ticket_keys.cpp) and random numbers (random.cpp).
+// ticket sealing and origin masks (ticket_keys.cpp) and random numbers (random.cpp).
 #include <wolfssl/wolfcrypt/aes.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
 #include <wolfssl/wolfcrypt/hash.h>
+#include <wolfssl/wolfcrypt/hmac.h>
 #include <wolfssl/wolfcrypt/random.h>
 #include <wolfssl/wolfcrypt/rsa.h>
 // clang-format on

@@ -78,8 +78,14 @@ class AuthService::Impl {
   Impl(UserTable users, const config::Limits& limits, AuthServiceOptions options);
   ~Impl();
   void adopt(io::UniqueFd fd);
+  void replace_users(UserTable users);
 
  private:
+  [[nodiscard]] std::shared_ptr<const UserTable> users() const {
+    std::lock_guard lock(users_mu_);
+    return users_;
+  }
+
   // Loop thread.
   void loop_main() noexcept;
   void take_shared(std::vector<io::UniqueFd>& adopted, std::vector<Done>& done);
@@ -103,7 +109,8 @@ class AuthService::Impl {
   void wake() noexcept;
   void log(std::string_view text) const noexcept;
 
-  const UserTable users_;
+  mutable std::mutex users_mu_;  // guards the pointer; the table itself is immutable
+  std::shared_ptr<const UserTable> users_;
   const AuthServiceOptions options_;
 
   std::mutex mu_;  // guards the members up to stopping_
@@ -128,7 +135,7 @@ class AuthService::Impl {
 };
 
 AuthService::Impl::Impl(UserTable users, const config::Limits& limits, AuthServiceOptions options)
-    : users_(std::move(users)),
+    : users_(std::make_shared<const UserTable>(std::move(users))),
       options_(normalized(std::move(options))),
       tracker_(FailureTracker::policy_from(limits), options_.clock) {
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
@@ -349,9 +356,10 @@ void AuthService::Impl::on_datagram(std::uint64_t id, Client& c, std::span<const
 
 void AuthService::Impl::answer_lookup(Client& c, const Request& req) {
   Reply reply = answer(req.request_id, Result::Denied);
+  const std::shared_ptr<const UserTable> table = users();
   if (!options_.allow_user_lookup) {
     log("auth: refused a user lookup: client certificates are not enabled");
-  } else if (const auto m = users_.find(req.user); m.user != nullptr && !m.anonymous) {
+  } else if (const auto m = table->find(req.user); m.user != nullptr && !m.anonymous) {
     reply.result = Result::Allowed;
     reply.root = m.user->root;
     reply.permissions = m.user->permissions;
@@ -465,7 +473,8 @@ Reply AuthService::Impl::verify(const Job& job) {
       return reply;
     }
   }
-  const UserTable::Match match = users_.find(req.user);
+  const std::shared_ptr<const UserTable> table = users();
+  const UserTable::Match match = table->find(req.user);
   if (match.anonymous) {
     reply.result = Result::Allowed;
     reply.root = match.user->root;
@@ -473,7 +482,7 @@ Reply AuthService::Impl::verify(const Job& job) {
     return reply;
   }
   // Same work whether or not the user exists: timing reveals no account names.
-  const std::string& hash = match.user != nullptr ? match.user->password_hash : users_.dummy_hash();
+  const std::string& hash = match.user != nullptr ? match.user->password_hash : table->dummy_hash();
   const bool ok = verify_password(req.password, hash) && match.user != nullptr;
 
   std::lock_guard lock(tracker_mu_);
@@ -514,6 +523,16 @@ io::UniqueFd AuthService::add_client() {
 
 void AuthService::adopt_client(io::UniqueFd service_end) {
   impl_->adopt(std::move(service_end));
+}
+
+void AuthService::Impl::replace_users(UserTable users) {
+  auto fresh = std::make_shared<const UserTable>(std::move(users));
+  std::lock_guard lock(users_mu_);
+  users_ = std::move(fresh);
+}
+
+void AuthService::replace_users(UserTable users) {
+  impl_->replace_users(std::move(users));
 }
 
 }  // namespace ringftpd::server::auth

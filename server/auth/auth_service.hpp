@@ -80,6 +80,10 @@ class AuthService {
   // std::invalid_argument if fd is not such a socket.
   void adopt_client(io::UniqueFd service_end);
 
+  // Serves later requests from `users` (a reload); requests being verified
+  // finish with the table they started with. Thread-safe.
+  void replace_users(UserTable users);
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;

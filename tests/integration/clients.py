@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import BINARY, ControlConnection, Server, TestCase
+from harness import BINARY, IS_ROOT, RUN_AS, ControlConnection, Server, TestCase, make_tmpdir
 
 FULL_USER, FULL_PASS = "alice", "alice-pw-1"
 RO_USER, RO_PASS = "reader", "reader-pw-2"
@@ -81,8 +81,12 @@ def sha256_file(path):
 
 
 def write_file(path, data):
+    """Writes a file the server's users own (RUN_AS when the tests run as root:
+    some operations, MFMT's utimensat for one, need the owner)."""
     with open(path, "wb") as f:
         f.write(data)
+    if IS_ROOT:
+        shutil.chown(path, RUN_AS, None)
     return sha256_bytes(data)
 
 
@@ -96,12 +100,14 @@ def _start_server(prefix, template, ports, extra, extra_listen, extra_top):
     user and the read-only user share it). The caller stops it (srv.__exit__)."""
     if not BINARY or not os.access(BINARY, os.X_OK):
         raise AssertionError("RINGFTPD_BIN does not name the built ringftpd binary")
-    tmp = tempfile.mkdtemp(prefix=prefix)
+    tmp = make_tmpdir(prefix)
     root = os.path.join(tmp, "root")
     os.mkdir(root)
-    with open(os.path.join(tmp, "users.toml"), "w") as f:
+    users_path = os.path.join(tmp, "users.toml")
+    with open(users_path, "w") as f:
         f.write(USERS.format(full=FULL_USER, full_hash=password_hash(FULL_PASS), ro=RO_USER,
                              ro_hash=password_hash(RO_PASS), root=root))
+    os.chmod(users_path, 0o600)  # for authd alone
     text = template.format(ports=ports, extra=extra, extra_listen=extra_listen,
                            extra_top=extra_top)
     srv = Server(text, tmpdir=tmp)

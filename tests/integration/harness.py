@@ -17,6 +17,24 @@ BINARY = os.environ.get("RINGFTPD_BIN", "")
 START_TIMEOUT = 15.0
 
 
+# Run as root (as CI does), the server's workers become RUN_AS: everything the
+# tests create must be usable by that user. Files and directories are made
+# world-accessible (umask 0), except what the test makes private on purpose
+# (the users file: authd alone reads it).
+RUN_AS = "nobody"
+IS_ROOT = os.geteuid() == 0
+if IS_ROOT:
+    os.umask(0)
+
+
+def make_tmpdir(prefix):
+    """A temporary directory the workers (RUN_AS when root) can use."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    if IS_ROOT:
+        os.chmod(path, 0o755)
+    return path
+
+
 # The default passive range; a control port there is a configuration error.
 DEFAULT_PASSIVE = range(50000, 51000)
 
@@ -49,14 +67,17 @@ class Server:
     """A running ringftpd. Use as a context manager."""
 
     def __init__(self, config_text=None, args=(), tmpdir=None):
-        self.tmp = tmpdir or tempfile.mkdtemp(prefix="ringftpd-it-")
+        self.tmp = tmpdir or make_tmpdir("ringftpd-it-")
         self.port = free_port()
         self.args = [a.replace("@PORT@", str(self.port)).replace("@TMP@", self.tmp) for a in args]
         self.config_path = None
         if config_text is not None:
             self.config_path = os.path.join(self.tmp, "ringftpd.toml")
+            text = config_text.replace("@PORT@", str(self.port)).replace("@TMP@", self.tmp)
+            if "run_as" not in text:
+                text = 'run_as = "%s"\n' % RUN_AS + text
             with open(self.config_path, "w") as f:
-                f.write(config_text.replace("@PORT@", str(self.port)).replace("@TMP@", self.tmp))
+                f.write(text)
             self.args = ["--config", self.config_path] + self.args
         self.proc = None
         self.stdout_path = os.path.join(self.tmp, "stdout.log")

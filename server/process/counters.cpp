@@ -1,0 +1,97 @@
+#include "server/process/counters.hpp"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <new>
+#include <system_error>
+
+namespace ringftpd::server {
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
+              "counters are shared between processes: they must be lock-free");
+static_assert(std::atomic<pid_t>::is_always_lock_free);
+
+std::string_view counter_name(Counter c) noexcept {
+  switch (c) {
+    case Counter::SessionsActive: return "sessions_active";
+    case Counter::SessionsTotal: return "sessions_total";
+    case Counter::SessionsRefused: return "sessions_refused";
+    case Counter::LoginsOk: return "logins_ok";
+    case Counter::LoginsFailed: return "logins_failed";
+    case Counter::TransfersOk: return "transfers_ok";
+    case Counter::TransfersFailed: return "transfers_failed";
+    case Counter::BytesSent: return "bytes_sent";
+    case Counter::BytesReceived: return "bytes_received";
+    case Counter::ControlTlsFull: return "control_tls_full";
+    case Counter::ControlTlsResumed: return "control_tls_resumed";
+    case Counter::DataTlsFull: return "data_tls_full";
+    case Counter::DataTlsResumed: return "data_tls_resumed";
+    case Counter::DataRefusedNotResumed: return "data_refused_not_resumed";
+    case Counter::DataRefusedForeign: return "data_refused_foreign_session";
+    case Counter::DataRefusedUnknown: return "data_refused_unknown_session";
+    case Counter::kCount: break;
+  }
+  return "?";
+}
+
+CounterRegion::CounterRegion() {
+  void* p = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+                 0);
+  if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap counters");
+  shared_ = new (p) Shared{};  // zero pages; atomics value-initialised
+}
+
+CounterRegion::~CounterRegion() {
+  if (shared_ != nullptr) munmap(shared_, sizeof(Shared));
+}
+
+WorkerCounters* CounterRegion::acquire(std::uint32_t slot, std::uint32_t generation) noexcept {
+  for (WorkerCounters& b : shared_->blocks) {
+    pid_t expected = 0;
+    // -1 marks "reserved, not yet forked": readers skip it.
+    if (!b.owner_.compare_exchange_strong(expected, -1)) continue;
+    for (auto& v : b.values_) v.store(0, std::memory_order_relaxed);
+    b.slot_.store(slot, std::memory_order_relaxed);
+    b.generation_.store(generation, std::memory_order_relaxed);
+    return &b;
+  }
+  return nullptr;
+}
+
+void CounterRegion::assign(WorkerCounters* block, pid_t pid) noexcept {
+  block->owner_.store(pid, std::memory_order_release);
+}
+
+void CounterRegion::release(WorkerCounters* block) noexcept {
+  for (std::size_t k = 0; k < kCounterCount; ++k) {
+    if (k == WorkerCounters::index(Counter::SessionsActive)) continue;  // a gauge
+    shared_->retired[k].fetch_add(block->values_[k].load(std::memory_order_relaxed),
+                                  std::memory_order_relaxed);
+  }
+  block->owner_.store(0, std::memory_order_release);
+}
+
+std::uint64_t CounterRegion::active_sessions() const noexcept {
+  std::uint64_t n = 0;
+  constexpr auto k = WorkerCounters::index(Counter::SessionsActive);
+  for (const WorkerCounters& b : shared_->blocks) {
+    if (b.owner_.load(std::memory_order_relaxed) > 0) {
+      n += b.values_[k].load(std::memory_order_relaxed);
+    }
+  }
+  return n;
+}
+
+CounterValues CounterRegion::totals() const noexcept {
+  CounterValues out{};
+  for (std::size_t k = 0; k < kCounterCount; ++k) {
+    out[k] = shared_->retired[k].load(std::memory_order_relaxed);
+  }
+  for_each_live([&out](const WorkerCounterView& v) {
+    for (std::size_t k = 0; k < kCounterCount; ++k) out[k] += v.values[k];
+  });
+  return out;
+}
+
+}  // namespace ringftpd::server

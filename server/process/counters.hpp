@@ -1,0 +1,130 @@
+// Live counters of every worker, in memory shared with the master, so an
+// operator can read sessions, transfers, bytes and handshakes without a
+// debugger (SIGUSR1 -> status report, see status_report.hpp).
+//
+// Layout: one anonymous MAP_SHARED mapping made by the master before it forks
+// anyone: totals of workers that have exited ("retired"), then a fixed array
+// of per-worker blocks. The master hands a block to each worker it forks and,
+// when it reaps the worker, folds the block into the retired totals and frees
+// it, so totals never go backwards when a worker dies.
+//
+// Contract: each block has one writer (its worker's loop thread) and any
+// number of readers; values are relaxed atomics (lock-free on every target
+// we build for), so a reader sees each value whole, not a consistent set.
+// Nothing here can block or fail after construction.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace ringftpd::server {
+
+enum class Counter : std::uint8_t {
+  SessionsActive,   // a gauge: not carried into the retired totals
+  SessionsTotal,    // accepted control connections
+  SessionsRefused,  // refused at accept (limits)
+  LoginsOk,
+  LoginsFailed,
+  TransfersOk,
+  TransfersFailed,
+  BytesSent,      // file and listing bytes on data connections
+  BytesReceived,  // uploaded bytes
+  ControlTlsFull,
+  ControlTlsResumed,
+  DataTlsFull,
+  DataTlsResumed,
+  DataRefusedNotResumed,  // draft §10.2: full handshake on a data connection
+  DataRefusedForeign,     // resumed another control connection's session
+  DataRefusedUnknown,     // resumed a session of unknown (expired, unbound) origin
+  kCount,
+};
+
+inline constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::kCount);
+
+// "sessions_total", for reports.
+[[nodiscard]] std::string_view counter_name(Counter c) noexcept;
+
+class WorkerCounters {
+ public:
+  void add(Counter c, std::uint64_t n = 1) noexcept {
+    values_[index(c)].fetch_add(n, std::memory_order_relaxed);
+  }
+  void sub(Counter c, std::uint64_t n = 1) noexcept {
+    values_[index(c)].fetch_sub(n, std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t get(Counter c) const noexcept {
+    return values_[index(c)].load(std::memory_order_relaxed);
+  }
+
+ private:
+  friend class CounterRegion;
+  static constexpr std::size_t index(Counter c) noexcept { return static_cast<std::size_t>(c); }
+  std::array<std::atomic<std::uint64_t>, kCounterCount> values_{};
+  std::atomic<pid_t> owner_{0};  // 0 = free
+  std::atomic<std::uint32_t> slot_{0};
+  std::atomic<std::uint32_t> generation_{0};
+};
+
+using CounterValues = std::array<std::uint64_t, kCounterCount>;
+
+struct WorkerCounterView {
+  pid_t pid = 0;
+  std::uint32_t slot = 0;
+  std::uint32_t generation = 0;
+  CounterValues values{};
+};
+
+class CounterRegion {
+ public:
+  // Workers at once, old generations draining included.
+  static constexpr std::size_t kMaxBlocks = 1024;
+
+  // Maps the region. Throws std::system_error.
+  CounterRegion();
+  ~CounterRegion();
+  CounterRegion(const CounterRegion&) = delete;
+  CounterRegion& operator=(const CounterRegion&) = delete;
+
+  // Master: a zeroed block for a worker about to be forked (owner set later
+  // by assign). nullptr when every block is taken.
+  [[nodiscard]] WorkerCounters* acquire(std::uint32_t slot, std::uint32_t generation) noexcept;
+  void assign(WorkerCounters* block, pid_t pid) noexcept;
+  // Master: the worker is gone; its figures join the retired totals.
+  void release(WorkerCounters* block) noexcept;
+
+  // Open sessions of all workers now (the sum of the live gauges): the
+  // server-wide max_sessions check at accept. Reads every block: ~1 µs.
+  [[nodiscard]] std::uint64_t active_sessions() const noexcept;
+
+  // Retired totals plus every live block.
+  [[nodiscard]] CounterValues totals() const noexcept;
+  // Calls f(WorkerCounterView) for each live block.
+  template <typename F>
+  void for_each_live(F&& f) const {
+    for (std::size_t i = 0; i < kMaxBlocks; ++i) {
+      const WorkerCounters& b = shared_->blocks[i];
+      const pid_t pid = b.owner_.load(std::memory_order_acquire);
+      if (pid <= 0) continue;
+      WorkerCounterView v{pid, b.slot_.load(std::memory_order_relaxed),
+                          b.generation_.load(std::memory_order_relaxed), {}};
+      for (std::size_t k = 0; k < kCounterCount; ++k) {
+        v.values[k] = b.values_[k].load(std::memory_order_relaxed);
+      }
+      f(v);
+    }
+  }
+
+ private:
+  struct Shared {
+    std::array<std::atomic<std::uint64_t>, kCounterCount> retired;
+    std::array<WorkerCounters, kMaxBlocks> blocks;
+  };
+  Shared* shared_ = nullptr;
+};
+
+}  // namespace ringftpd::server
