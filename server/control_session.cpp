@@ -70,6 +70,7 @@ ControlSession::ControlSession(SessionEnv env, io::OpTag tag, io::UniqueFd fd,
       splitter_(env_.config->limits.max_line_bytes) {
   state_.peer = to_host_port(peer_);
   implicit_tls_ = implicit_tls && env_.tls_context != nullptr;
+  data_.count_into(env_.counters);
 }
 
 void ControlSession::touch() noexcept {

@@ -599,6 +599,9 @@ DataEvent DataChannel::on_completion(Op op, int res, std::uint32_t) {
 // Draft §10.2, required session reuse: a protected data connection must
 // resume a TLS session of its own control connection.
 bool DataChannel::tls_resumption_acceptable() {
+  if (counters_ != nullptr) {
+    counters_->add(tls_->is_resumed() ? Counter::DataTlsResumed : Counter::DataTlsFull);
+  }
   // A resumed data connection carries no certificate; one that does a full
   // handshake with a certificate must show the control connection's.
   if (tls_->has_verified_peer_certificate() &&
@@ -610,6 +613,11 @@ bool DataChannel::tls_resumption_acceptable() {
   if (!cfg_.data.require_session_reuse) return true;
   const tls::ResumeCheck check = tls_->check_resumption();
   if (check == tls::ResumeCheck::Ok) return true;
+  if (counters_ != nullptr) {
+    counters_->add(check == tls::ResumeCheck::NotResumed      ? Counter::DataRefusedNotResumed
+                   : check == tls::ResumeCheck::ForeignOrigin ? Counter::DataRefusedForeign
+                                                              : Counter::DataRefusedUnknown);
+  }
   log_.info(who_, "refused data connection: " + std::string(tls::describe(check)));
   fail(Result::ReuseRequired, EPERM);
   return false;

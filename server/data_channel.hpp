@@ -33,6 +33,7 @@
 #include "server/fs/directory_lister.hpp"
 #include "server/ftp/interpreter.hpp"
 #include "server/log.hpp"
+#include "server/process/counters.hpp"
 #include "server/ops.hpp"
 #include "tls/context.hpp"
 #include "tls/session.hpp"
@@ -102,6 +103,10 @@ class DataChannel {
   // ABOR, or the session is closing: stop, close everything, report Aborted.
   void abort();
 
+  // Where data-connection handshakes and refusals are counted (the worker's
+  // shared block); none until set.
+  void count_into(WorkerCounters& counters) noexcept { counters_ = &counters; }
+
   [[nodiscard]] DataEvent on_completion(Op op, int res, std::uint32_t flags);
   // A further event that is ready without new I/O (None when there is none).
   [[nodiscard]] DataEvent next_event();
@@ -155,6 +160,7 @@ class DataChannel {
   Log& log_;
   const std::string& who_;
   const tls::ServerContext* tls_context_;
+  WorkerCounters* counters_ = nullptr;
 
   Stage stage_ = Stage::Idle;
   unsigned pending_ = 0;
