@@ -113,12 +113,10 @@ std::shared_ptr<Master::Generation> Master::make_generation(ServingSnapshot snap
 }
 
 int Master::run() {
-  const config::Config& cfg = *current_->snapshot.config;
   log_->info(kWho, "pid " + std::to_string(self_) + ", " + std::to_string(current_->workers) +
                        " worker(s)" +
                        (current_->run_as ? " as " + current_->run_as->name : std::string()) +
                        ", pid file " + pid_file_->path());
-  (void)cfg;
   fork_authd();
   for (std::uint32_t slot = 0; slot < current_->workers; ++slot) fork_worker(slot);
 
@@ -153,6 +151,12 @@ int Master::poll_timeout_ms(Clock::time_point now) const noexcept {
   return static_cast<int>(std::clamp<long long>(ms + 1, 0, 1000));
 }
 
+void Master::schedule_respawn(Slot& slot, Clock::duration lived) noexcept {
+  slot.backoff = next_backoff(slot.backoff, lived);
+  slot.respawn_due = true;
+  slot.respawn_at = Clock::now() + slot.backoff;
+}
+
 void Master::fork_worker(std::uint32_t slot) noexcept {
   Slot& s = slots_[slot];
   s.respawn_due = false;
@@ -166,9 +170,7 @@ void Master::fork_worker(std::uint32_t slot) noexcept {
                           (block == nullptr ? std::string("no counter block left")
                                             : std::string(std::strerror(errno))));
     if (block != nullptr) counters_.release(block);
-    s.respawn_due = true;
-    s.backoff = next_backoff(s.backoff, 0s);
-    s.respawn_at = Clock::now() + s.backoff;
+    schedule_respawn(s, 0s);
     return;
   }
   io::UniqueFd worker_end(sv[0]);
@@ -179,9 +181,7 @@ void Master::fork_worker(std::uint32_t slot) noexcept {
   } catch (const std::exception& e) {
     log_->error(kWho, "cannot prepare " + name + ": " + e.what());
     counters_.release(block);
-    s.respawn_due = true;
-    s.backoff = next_backoff(s.backoff, 0s);
-    s.respawn_at = Clock::now() + s.backoff;
+    schedule_respawn(s, 0s);
     return;
   }
   const pid_t pid = fork();
@@ -213,9 +213,7 @@ void Master::fork_worker(std::uint32_t slot) noexcept {
   if (pid < 0) {
     log_->error(kWho, "fork " + name + ": " + std::strerror(errno));
     counters_.release(block);
-    s.respawn_due = true;
-    s.backoff = next_backoff(s.backoff, 0s);
-    s.respawn_at = Clock::now() + s.backoff;
+    schedule_respawn(s, 0s);
     return;
   }
   counters_.assign(block, pid);
@@ -333,9 +331,7 @@ void Master::on_worker_exit(pid_t pid, int status) noexcept {
   } else if (current && stop_ == Stop::None) {
     Slot& s = slots_[c.slot];
     s.pid = 0;
-    s.backoff = next_backoff(s.backoff, Clock::now() - c.started);
-    s.respawn_due = true;
-    s.respawn_at = Clock::now() + s.backoff;
+    schedule_respawn(s, Clock::now() - c.started);
     log_->error(kWho, name + " " + describe_exit(status) + "; starting a replacement in " +
                           ms_text(s.backoff));
   } else {

@@ -94,6 +94,8 @@ class Master {
 
   [[nodiscard]] std::shared_ptr<Generation> make_generation(ServingSnapshot snapshot);
   void fork_worker(std::uint32_t slot) noexcept;
+  // The slot's worker died (or could not start) after living `lived`.
+  void schedule_respawn(Slot& slot, Clock::duration lived) noexcept;
   void fork_authd() noexcept;
   void on_signal(int signo) noexcept;
   void reap() noexcept;
