@@ -1,5 +1,7 @@
 #include "server/worker.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -64,7 +66,8 @@ Worker::Worker(WorkerOptions options, Log& log, TransferLog& xferlog, WorkerCoun
       xferlog_(xferlog),
       tls_context_(options.tls_context),
       scratch_(kScratchBytes),
-      sessions_(config_->limits.max_sessions) {
+      sessions_(config_->limits.max_sessions),
+      accept_paused_(listeners_.size(), false) {
   tick_interval_.tv_sec = 1;
 }
 
@@ -142,9 +145,21 @@ void Worker::release_if_finished(std::uint32_t slot, ControlSession& s) noexcept
 }
 
 void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexcept {
-  if (!(flags & IORING_CQE_F_MORE) && accepting_) arm_accept(index);
+  const bool out_of_fds = res == -EMFILE || res == -ENFILE || res == -ENOMEM || res == -ENOBUFS;
+  if (out_of_fds) {
+    // The kernel would hand the same error back at once, forever: pause this
+    // listener until the next tick (connections wait in its queue meanwhile).
+    if (!accept_paused_[index]) {
+      accept_paused_[index] = true;
+      log_.warn(name_, std::string("accept paused for a second: ") + std::strerror(-res));
+      if (flags & IORING_CQE_F_MORE) {
+        io_uring_prep_cancel_fd(ring_.sqe(io::kIgnoredTag), listeners_[index].fd.get(), 0);
+      }
+    }
+    return;
+  }
+  if (!(flags & IORING_CQE_F_MORE) && accepting_ && !accept_paused_[index]) arm_accept(index);
   if (res < 0) {
-    // EMFILE/ENFILE/ENOMEM are transient; the listener stays armed.
     if (res != -ECANCELED) log_.warn(name_, std::string("accept: ") + std::strerror(-res));
     return;
   }
@@ -159,6 +174,9 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
   // the marked byte (often the LF) in the stream instead of dropping it.
   const int one = 1;
   setsockopt(fd.get(), SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
+  // Replies are small and each is a whole message: Nagle would hold one back
+  // until the client's delayed ACK (~40 ms per command round trip).
+  setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   const auto peer = io::peer_address(fd.get());
   const auto local = io::local_address(fd.get());
   if (!peer || !local) return;  // the peer is already gone
@@ -280,6 +298,14 @@ void Worker::begin_shutdown(const char* why) noexcept {
 }
 
 void Worker::on_tick() noexcept {
+  for (std::uint32_t i = 0; i < listeners_.size(); ++i) {
+    if (!accept_paused_[i]) continue;
+    accept_paused_[i] = false;
+    // A multishot accept cancelled while paused may still be ending: its
+    // final completion sees the flag cleared and re-arms; arming here too
+    // would only add a duplicate that the first EMFILE pauses again.
+    if (accepting_) arm_accept(i);
+  }
   const auto now = ControlSession::Clock::now();
   sessions_.for_each([now](ControlSession& s) { s.on_tick(now); });
   arm_tick();

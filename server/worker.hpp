@@ -104,6 +104,7 @@ class Worker {
   SessionTable<ControlSession> sessions_;
   std::unordered_map<std::string, std::uint32_t> sessions_per_address_;
   std::uint64_t late_completions_ = 0;
+  std::vector<bool> accept_paused_;  // per listener: out of fds, retry at the next tick
   bool accepting_ = true;
   bool stopping_ = false;  // exit once the last session has closed
   bool closing_ = false;   // sessions are being closed: refuse latecomers
