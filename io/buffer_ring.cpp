@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <cerrno>
+#include <new>
 #include <system_error>
 
 namespace ringftpd::io {
@@ -37,6 +38,19 @@ BufferRing::BufferRing(io_uring* ring, std::uint16_t group_id, unsigned count, u
                           static_cast<unsigned short>(i), mask, static_cast<int>(i));
   }
   io_uring_buf_ring_advance(br_, static_cast<int>(count));
+}
+
+std::unique_ptr<BufferRing> BufferRing::make(io_uring* ring, std::uint16_t group_id,
+                                             unsigned count, unsigned buffer_size,
+                                             std::error_code& error) noexcept {
+  try {
+    return std::make_unique<BufferRing>(ring, group_id, count, buffer_size);
+  } catch (const std::system_error& e) {
+    error = e.code();
+  } catch (const std::bad_alloc&) {
+    error = std::make_error_code(std::errc::not_enough_memory);
+  }
+  return nullptr;
 }
 
 BufferRing::~BufferRing() {

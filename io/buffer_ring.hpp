@@ -5,15 +5,19 @@
 // flags; the consumer copies or parses the bytes, then recycle()s the id.
 // Buffers live in one page-aligned allocation owned here: they outlive every
 // receive that can use them because the ring is destroyed only after the
-// worker's ring has drained (members are declared in that order).
+// worker's ring has drained (members are declared in that order), or, for a
+// ring made per transfer (make()), only once no receive of the transfer is in
+// flight any more.
 #pragma once
 
 #include <liburing.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
+#include <system_error>
 
 namespace ringftpd::io {
 
@@ -21,6 +25,10 @@ class BufferRing {
  public:
   // count must be a power of two (kernel rule); throws std::system_error.
   BufferRing(io_uring* ring, std::uint16_t group_id, unsigned count, unsigned buffer_size);
+  // The same for the event loop: null and `error` set instead of throwing.
+  [[nodiscard]] static std::unique_ptr<BufferRing> make(io_uring* ring, std::uint16_t group_id,
+                                                        unsigned count, unsigned buffer_size,
+                                                        std::error_code& error) noexcept;
   ~BufferRing();
   BufferRing(const BufferRing&) = delete;
   BufferRing& operator=(const BufferRing&) = delete;
@@ -31,6 +39,12 @@ class BufferRing {
   // The buffer a completion used, or nullopt when the CQE carries none.
   [[nodiscard]] std::optional<std::uint16_t> buffer_id(std::uint32_t cqe_flags) const noexcept;
   [[nodiscard]] std::span<const std::byte> bytes(std::uint16_t id, std::size_t length) const;
+  // The start of buffer `id`, for a submission that reads from it (a write
+  // of received bytes to a file) while the consumer still holds the id.
+  [[nodiscard]] std::byte* data(std::uint16_t id) const noexcept {
+    return memory_ + std::size_t{id} * buffer_size_;
+  }
+  [[nodiscard]] unsigned count() const noexcept { return count_; }
 
   // Gives a buffer back to the kernel.
   void recycle(std::uint16_t id) noexcept;

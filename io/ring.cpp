@@ -14,6 +14,7 @@ constexpr RequiredOp kRequiredOps[] = {
     {IORING_OP_SPLICE, "splice"},
     {IORING_OP_READ, "read"},
     {IORING_OP_WRITE, "write"},
+    {IORING_OP_WRITEV, "writev"},
     {IORING_OP_OPENAT2, "openat2"},
     {IORING_OP_STATX, "statx"},
     {IORING_OP_CLOSE, "close"},
@@ -90,6 +91,27 @@ io_uring_sqe* Ring::sqe(std::uint64_t user_data) {
   io_uring_prep_nop(s);  // zeroes the SQE
   io_uring_sqe_set_data64(s, user_data);
   return s;
+}
+
+std::optional<std::uint16_t> Ring::acquire_buffer_group() noexcept {
+  constexpr std::uint32_t kIds = 65536;
+  constexpr std::uint32_t kDynamic = kIds - kFirstDynamicBufferGroup;
+  // Round-robin from the last id given out: a just-released id is not reused
+  // at once, and a scan is short while few uploads run at the same time.
+  for (std::uint32_t i = 0; i < kDynamic; ++i) {
+    const std::uint32_t id =
+        kFirstDynamicBufferGroup + (next_buffer_group_ - kFirstDynamicBufferGroup + i) % kDynamic;
+    if (!buffer_groups_in_use_[id]) {
+      buffer_groups_in_use_[id] = true;
+      next_buffer_group_ = id + 1 < kIds ? id + 1 : kFirstDynamicBufferGroup;
+      return static_cast<std::uint16_t>(id);
+    }
+  }
+  return std::nullopt;
+}
+
+void Ring::release_buffer_group(std::uint16_t id) noexcept {
+  if (id >= kFirstDynamicBufferGroup) buffer_groups_in_use_[id] = false;
 }
 
 int Ring::submit_and_wait(int timeout_ms) {

@@ -12,7 +12,9 @@
 
 #include <liburing.h>
 
+#include <bitset>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -58,10 +60,21 @@ class Ring {
   [[nodiscard]] io_uring* raw() noexcept { return &ring_; }
   [[nodiscard]] unsigned features() const noexcept { return features_; }
 
+  // Group ids for provided-buffer rings made while the loop runs (one per
+  // upload, io::BufferRing::make): handed out from kFirstDynamicBufferGroup
+  // up, so they never meet the fixed ids picked below it at start-up. A group
+  // id names a buffer ring of this ring only. nullopt when all are taken.
+  static constexpr std::uint16_t kFirstDynamicBufferGroup = 256;
+  [[nodiscard]] std::optional<std::uint16_t> acquire_buffer_group() noexcept;
+  // After the buffer ring of that group is gone (unregistered).
+  void release_buffer_group(std::uint16_t id) noexcept;
+
  private:
   static constexpr unsigned kBatch = 64;
   io_uring ring_{};
   unsigned features_ = 0;
+  std::bitset<65536> buffer_groups_in_use_;
+  std::uint32_t next_buffer_group_ = kFirstDynamicBufferGroup;
 };
 
 // Operations the server needs from the kernel; checked by the Ring

@@ -17,9 +17,7 @@ namespace {
 using ftp::effect::TransferKind;
 using Result = ftp::TransferOutcome::Result;
 
-constexpr int kPipeBytes = 1 << 20;            // one splice moves up to this much
-constexpr std::size_t kBufferBytes = 1 << 16;  // ASCII and listing chunks
-constexpr std::size_t kListBatch = 256;        // entries formatted per send
+constexpr int kPipeBytes = 1 << 20;  // binary RETR: the pipe between file and socket
 constexpr unsigned kPassiveBindAttempts = 64;
 
 std::string random_suffix() {
@@ -48,6 +46,10 @@ bool DataChannel::is_upload() const noexcept {
   return transfer_ &&
          (transfer_->kind == TransferKind::Stor || transfer_->kind == TransferKind::Appe ||
           transfer_->kind == TransferKind::Stou);
+}
+
+bool DataChannel::is_binary() const noexcept {
+  return transfer_ && transfer_->type == ftp::TransferType::Image;
 }
 
 bool DataChannel::is_listing() const noexcept {
@@ -191,10 +193,21 @@ void DataChannel::start(int root_fd, std::uint8_t permissions, const ftp::effect
   buffer_.clear();
   buffer_sent_ = 0;
   in_pipe_ = 0;
+  splice_in_busy_ = false;
+  splice_out_busy_ = false;
+  received_.clear();
+  receive_armed_ = false;
+  peer_fin_ = false;
+  write_busy_ = false;
   tls_.reset();
-  cipher_out_.clear();
+  plain_fill_ = {};
+  plain_written_ = 0;
+  fill_slot_ = 0;
+  read_busy_ = false;
   cipher_sent_ = 0;
-  tls_reading_file_ = false;
+  send_busy_ = false;
+  tls_eof_ = false;
+  tls_starved_ = false;
   tls_shutdown_sent_ = false;
   ascii_cr_pending_ = false;
   file_offset_ = t.offset;
@@ -310,168 +323,19 @@ void DataChannel::begin_pump() {
   stage_ = Stage::Pumping;
   last_progress_ = Clock::now();
   if (transfer_->protect) return tls_begin();
-  const bool binary = transfer_->type == ftp::TransferType::Image;
-  if (!is_listing() && binary) {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) return fail(Result::LocalError, errno);
-    pipe_[0] = p[0];
-    pipe_[1] = p[1];
-    (void)fcntl(pipe_[1], F_SETPIPE_SZ, kPipeBytes);  // a smaller pipe only means more splices
-  }
-  pump();
-}
-
-// One step of the byte mover. Exactly one pump operation is in flight at a
-// time, so progress is a simple chain of completions.
-void DataChannel::pump() {
-  const bool binary = transfer_->type == ftp::TransferType::Image;
-  if (is_listing()) {
-    if (buffer_sent_ < buffer_.size()) {
-      io_uring_prep_send(sqe(Op::DataSend), data_fd_, buffer_.data() + buffer_sent_,
-                         buffer_.size() - buffer_sent_, MSG_NOSIGNAL);
-      return;
+  if (!is_listing() && is_binary()) {
+    if (is_upload()) {
+      if (!make_receive_buffers()) return;
+    } else {
+      int p[2];
+      if (pipe2(p, O_CLOEXEC) != 0) return fail(Result::LocalError, errno);
+      pipe_[0] = p[0];
+      pipe_[1] = p[1];
+      // A smaller pipe (pipe-max-size) only means more, shorter splices.
+      (void)fcntl(pipe_[1], F_SETPIPE_SZ, kPipeBytes);
+      const int size = fcntl(pipe_[1], F_GETPIPE_SZ);
+      pipe_capacity_ = size > 0 ? static_cast<std::size_t>(size) : 65536;
     }
-    if (eof_) return finish_ok();
-    return fill_listing();
-  }
-  if (!is_upload()) {  // RETR
-    if (binary) {
-      if (in_pipe_ > 0) {
-        io_uring_prep_splice(sqe(Op::SpliceOut), pipe_[0], -1, data_fd_, -1,
-                             static_cast<unsigned>(in_pipe_), SPLICE_F_MOVE);
-        return;
-      }
-      if (remaining_ == 0) return finish_ok();
-      const auto n = static_cast<unsigned>(std::min<std::uint64_t>(remaining_, kPipeBytes));
-      io_uring_prep_splice(sqe(Op::SpliceIn), file_fd_, static_cast<std::int64_t>(file_offset_),
-                           pipe_[1], -1, n, SPLICE_F_MOVE);
-      return;
-    }
-    if (buffer_sent_ < buffer_.size()) {
-      io_uring_prep_send(sqe(Op::DataSend), data_fd_, buffer_.data() + buffer_sent_,
-                         buffer_.size() - buffer_sent_, MSG_NOSIGNAL);
-      return;
-    }
-    if (remaining_ == 0) return finish_ok();
-    read_buffer_.resize(
-        static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, kBufferBytes)));
-    io_uring_prep_read(sqe(Op::FileRead), file_fd_, read_buffer_.data(),
-                       static_cast<unsigned>(read_buffer_.size()), file_offset_);
-    return;
-  }
-  // Uploads: always at explicit offsets (APPE starts at the file's size).
-  if (binary) {
-    if (in_pipe_ > 0) {
-      io_uring_prep_splice(sqe(Op::SpliceOut), pipe_[0], -1, file_fd_,
-                           static_cast<std::int64_t>(file_offset_), static_cast<unsigned>(in_pipe_),
-                           SPLICE_F_MOVE);
-      return;
-    }
-    if (eof_) return finish_ok();
-    io_uring_prep_splice(sqe(Op::SpliceIn), data_fd_, -1, pipe_[1], -1, kPipeBytes, SPLICE_F_MOVE);
-    return;
-  }
-  if (buffer_sent_ < buffer_.size()) {
-    io_uring_prep_write(sqe(Op::FileWrite), file_fd_, buffer_.data() + buffer_sent_,
-                        static_cast<unsigned>(buffer_.size() - buffer_sent_), file_offset_);
-    return;
-  }
-  if (eof_) return finish_ok();
-  read_buffer_.resize(kBufferBytes);
-  io_uring_prep_recv(sqe(Op::DataRecv), data_fd_, read_buffer_.data(), read_buffer_.size(), 0);
-}
-
-void DataChannel::fill_listing() {
-  buffer_.clear();
-  buffer_sent_ = 0;
-  // Bounded work per loop turn: a huge directory never stalls other sessions.
-  eof_ = !lister_->fill(buffer_, kListBatch, list_format_);
-  if (tls_) {
-    bytes_ += buffer_.size();
-    tls_seal(buffer_);
-    buffer_.clear();
-    return tls_step();
-  }
-  if (buffer_.empty() && eof_) return finish_ok();
-  pump();
-}
-
-void DataChannel::convert_ascii_out(std::size_t n) {
-  buffer_.clear();
-  buffer_sent_ = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (read_buffer_[i] == '\n') buffer_.push_back('\r');
-    buffer_.push_back(read_buffer_[i]);
-  }
-}
-
-void DataChannel::on_pump(Op op, int res) {
-  if (stage_ != Stage::Pumping) return;
-  if (tls_) return on_tls_pump(op, res);
-  if (res < 0) {
-    const int err = -res;
-    if (op == Op::FileWrite || (op == Op::SpliceOut && is_upload())) {
-      return fail(storage_result(err), err);
-    }
-    if (op == Op::FileRead || (op == Op::SpliceIn && !is_upload())) {
-      return fail(Result::LocalError, err);
-    }
-    return fail(Result::ConnectionLost, err);
-  }
-  last_progress_ = Clock::now();
-  const auto n = static_cast<std::size_t>(res);
-  switch (op) {
-    case Op::SpliceIn:
-      if (n == 0) {
-        if (is_upload()) {
-          eof_ = true;
-        } else {
-          return fail(Result::LocalError, EIO);  // the file shrank under us
-        }
-      }
-      in_pipe_ += n;
-      if (!is_upload()) {
-        file_offset_ += n;
-        remaining_ -= std::min<std::uint64_t>(remaining_, n);
-      }
-      break;
-    case Op::SpliceOut:
-      if (n == 0) return fail(is_upload() ? Result::LocalError : Result::ConnectionLost, EPIPE);
-      in_pipe_ -= n;
-      bytes_ += n;
-      if (is_upload()) file_offset_ += n;
-      break;
-    case Op::DataSend:
-      buffer_sent_ += n;
-      if (is_listing()) bytes_ += n;  // RETR counts file bytes at read time
-      break;
-    case Op::FileRead:
-      if (n == 0) return fail(Result::LocalError, EIO);
-      file_offset_ += n;
-      remaining_ -= std::min<std::uint64_t>(remaining_, n);
-      bytes_ += n;
-      convert_ascii_out(n);
-      break;
-    case Op::DataRecv: {
-      if (n == 0) {
-        eof_ = true;
-        buffer_.clear();
-        buffer_sent_ = 0;
-        if (ascii_cr_pending_) buffer_.push_back('\r');  // a lone CR at the very end
-        break;
-      }
-      buffer_.clear();
-      buffer_sent_ = 0;
-      append_ascii_upload(buffer_, {read_buffer_.data(), n}, ascii_cr_pending_);
-      bytes_ += n;
-      break;
-    }
-    case Op::FileWrite:
-      buffer_sent_ += n;
-      file_offset_ += n;
-      break;
-    default:
-      break;
   }
   pump();
 }
@@ -530,6 +394,20 @@ void DataChannel::close_all() {
   // closed last, by next_event().
 }
 
+void DataChannel::release_transfer_buffers() {
+  if (receive_buffers_) {
+    const std::uint16_t group = receive_buffers_->group_id();
+    receive_buffers_.reset();  // unregisters the group first
+    submit_.ring().release_buffer_group(group);
+  }
+  received_.clear();
+  tls_.reset();
+  for (auto& p : plain_) std::vector<std::byte>().swap(p);
+  std::vector<std::byte>().swap(cipher_send_);
+  std::string().swap(buffer_);
+  std::string().swap(read_buffer_);
+}
+
 DataEvent DataChannel::next_event() {
   if (event_) {
     DataEvent e = *event_;
@@ -544,14 +422,17 @@ DataEvent DataChannel::next_event() {
       transfer_.reset();
       temp_name_.clear();
       connecting_ = false;
+      release_transfer_buffers();  // no operation can use them any more
       return DataEvent{DataEvent::Kind::Finished, std::nullopt, outcome_};
     }
   }
   return {};
 }
 
-DataEvent DataChannel::on_completion(Op op, int res, std::uint32_t) {
-  --pending_;
+DataEvent DataChannel::on_completion(Op op, int res, std::uint32_t flags) {
+  // A multishot receive, or a zero-copy send before its notification, posts
+  // more completions for the same submission.
+  if (!(flags & IORING_CQE_F_MORE)) --pending_;
   switch (op) {
     case Op::DataAccept:
       on_accept(res);
@@ -588,7 +469,7 @@ DataEvent DataChannel::on_completion(Op op, int res, std::uint32_t) {
     case Op::DataRecv:
     case Op::FileRead:
     case Op::FileWrite:
-      on_pump(op, res);
+      on_pump(op, res, flags);
       break;
     default:
       break;  // closes, unlinks

@@ -8,33 +8,54 @@
 // stealing). Active: the target was checked by the interpreter (the control
 // peer, port >= 1024); the connect happens when the transfer starts.
 //
-// Transfers move bytes without passing them through user space where the
-// kernel allows it: binary RETR and STOR splice file <-> pipe <-> socket
-// through the ring. ASCII transfers and listings go through one buffer owned
-// here. Uploads with atomic_uploads write a temporary file in the target's
-// directory and rename it over the target only after a clean end, so a
-// failed upload never damages the previous file.
+// The data path (DESIGN.md §5; data_pump.cpp, data_tls.cpp) keeps several
+// operations in flight per transfer, at most one of each kind, so a
+// completion's Op says which one it is:
+// - binary RETR in clear: splice file -> pipe -> socket, one SpliceIn filling
+//   the pipe while one SpliceOut drains it; no byte enters user space.
+// - binary STOR/APPE/STOU, clear or protected: a multishot receive into a
+//   per-transfer provided-buffer ring; clear bytes are written to the file
+//   straight from those buffers (one writev in flight), protected ones are
+//   opened by TLS into two plaintext buffers, one filling while the other is
+//   written.
+// - protected RETR and listings: the file is read into two plaintext buffers
+//   (the next read in flight while the last one is sealed), wolfSSL seals full
+//   16 KiB records, and one send of all sealed bytes is in flight.
+// ASCII transfers and clear listings go through one buffer owned here, one
+// operation at a time. Uploads with atomic_uploads write a temporary file in
+// the target's directory and rename it over the target only after a clean
+// end, so a failed upload never damages the previous file.
 //
-// Every fd the channel opens is owned by it and closed through the ring; the
-// channel reports Finished only after all of its operations have completed.
+// Every fd the channel opens is owned by it and closed through the ring; every
+// buffer an operation uses is owned by it and kept until that operation has
+// completed (a multishot receive's last CQE, a zero-copy send's notification).
+// The channel reports Finished only after all of its operations have
+// completed, and then frees the transfer's buffers, so an idle channel holds
+// none.
 #pragma once
 
 #include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include <cerrno>
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
+#include "io/buffer_ring.hpp"
 #include "io/socket.hpp"
 #include "server/fs/directory_lister.hpp"
 #include "server/ftp/interpreter.hpp"
 #include "server/log.hpp"
 #include "server/process/counters.hpp"
 #include "server/ops.hpp"
+#include "server/received_queue.hpp"
 #include "tls/context.hpp"
 #include "tls/session.hpp"
 
@@ -87,6 +108,12 @@ class DataChannel {
         who_(who),
         tls_context_(tls_context) {}
 
+  // Frees the buffers of an unfinished transfer; the owner destroys a channel
+  // only once none of its operations is in flight (OpSubmitter::in_flight).
+  ~DataChannel() { release_transfer_buffers(); }
+  DataChannel(const DataChannel&) = delete;
+  DataChannel& operator=(const DataChannel&) = delete;
+
   // PASV/EPSV. Any previous data connection is dropped.
   [[nodiscard]] ftp::PassiveOutcome open_passive(const io::SocketAddress& control_local,
                                                  const io::SocketAddress& control_peer);
@@ -120,6 +147,7 @@ class DataChannel {
 
  private:
   enum class Stage : std::uint8_t { Idle, Opening, Waiting, Pumping, Finishing };
+  static constexpr std::size_t kMaxWriteIov = 16;  // received buffers per writev
 
   [[nodiscard]] io_uring_sqe* sqe(Op op) {
     ++pending_;
@@ -128,6 +156,7 @@ class DataChannel {
   [[nodiscard]] bool has_open_fds() const noexcept;
   [[nodiscard]] bool is_upload() const noexcept;
   [[nodiscard]] bool is_listing() const noexcept;
+  [[nodiscard]] bool is_binary() const noexcept;
 
   void arm_accept();
   void retire_listener();
@@ -137,22 +166,43 @@ class DataChannel {
   void on_file_stat(int res);
   void connect_if_needed();
   void begin_pump();
-  void pump();
-  void on_pump(Op op, int res);
   void fill_listing();
-  void convert_ascii_out(std::size_t n);
+  void convert_ascii_out(std::string_view in);
   void fail(ftp::TransferOutcome::Result r, int error);
-  // PROT P (data_tls.cpp): the same transfers, sealed in TLS records.
-  void tls_begin();
-  void tls_step();
-  void on_tls_pump(Op op, int res);
-  void tls_seal(std::string_view plaintext);
-  void tls_open_received(std::size_t n);
-  void tls_send_pending();
-  [[nodiscard]] bool tls_resumption_acceptable();
   void finish_ok();
   void close_all();
   void close_fd(int& fd, Op op);
+  void release_transfer_buffers();
+  // Clear transfers (data_pump.cpp).
+  void pump();
+  void on_pump(Op op, int res, std::uint32_t flags);
+  void splice_download();
+  void on_splice_download(Op op, std::size_t n);
+  void on_ascii_or_listing(Op op, std::size_t n);
+  // Uploads through provided buffers, clear and protected (data_pump.cpp).
+  [[nodiscard]] bool make_receive_buffers();
+  void arm_multishot_receive();
+  // false when the transfer failed.
+  [[nodiscard]] bool on_multishot_receive(int res, std::uint32_t flags);
+  void recycle_receive_buffer(std::uint16_t id);
+  void write_received();
+  void on_received_written(std::size_t n);
+  void clear_upload_step();
+  // PROT P (data_tls.cpp): the same transfers, sealed in TLS records.
+  void tls_begin();
+  void tls_step();
+  void tls_download_step();
+  void tls_read_next();
+  void tls_upload_step();
+  void on_tls_pump(Op op, int res, std::uint32_t flags);
+  void on_tls_file_read(std::size_t n);
+  void on_tls_handshake_bytes(std::size_t n);
+  void tls_seal(std::string_view plaintext);
+  void tls_flush();
+  void tls_end_with_close_notify();
+  [[nodiscard]] bool tls_open_records();
+  void tls_write_plaintext();
+  [[nodiscard]] bool tls_resumption_acceptable();
 
   OpSubmitter& submit_;
   const config::Config& cfg_;
@@ -163,7 +213,7 @@ class DataChannel {
   WorkerCounters* counters_ = nullptr;
 
   Stage stage_ = Stage::Idle;
-  unsigned pending_ = 0;
+  unsigned pending_ = 0;  // operations in flight (a multishot one counts once)
   io::SocketAddress control_peer_;
   std::optional<io::SocketAddress> active_target_;
   int listen_fd_ = -1;
@@ -183,28 +233,53 @@ class DataChannel {
   std::string temp_name_;  // atomic upload's temporary name
   open_how how_{};
   struct statx stx_ {};
-  std::uint64_t file_offset_ = 0;
-  std::uint64_t remaining_ = 0;  // RETR: bytes left to send
-  std::uint64_t bytes_ = 0;      // moved so far
-  std::size_t in_pipe_ = 0;      // spliced in, not yet out
-  std::string buffer_;           // ASCII and listings: bytes to send / write
+  std::uint64_t file_offset_ = 0;  // RETR: next byte to read; uploads: next to write
+  std::uint64_t remaining_ = 0;    // RETR: bytes left to read from the file
+  std::uint64_t bytes_ = 0;        // moved so far
+  std::string buffer_;             // ASCII and listings: bytes to send / write
   std::size_t buffer_sent_ = 0;
-  std::string read_buffer_;  // ASCII: raw file bytes / raw received bytes
+  std::string read_buffer_;  // ASCII: raw file bytes / raw received bytes; TLS handshake
   bool eof_ = false;
   std::optional<fs::DirectoryLister> lister_;
   fs::ListFormat list_format_ = fs::ListFormat::List;
   std::optional<DataEvent> event_;
-  std::optional<tls::Session> tls_;  // PROT P: this transfer's TLS connection
-  tls::ExpectedOrigin expected_origin_;
-  std::string control_certificate_;
-  std::string cipher_out_;  // sealed bytes being sent
-  std::size_t cipher_sent_ = 0;
-  bool tls_reading_file_ = false;  // a FileRead for sealing is in flight
-  bool tls_shutdown_sent_ = false;
-  bool ascii_cr_pending_ = false;  // ASCII upload: a CR ended the last chunk
   ftp::TransferOutcome outcome_{};
   bool finishing_ok_ = false;
   Clock::time_point last_progress_{};
+
+  // Binary RETR in clear: the pipe holds in_pipe_ bytes spliced in and not
+  // yet out; at most one SpliceIn and one SpliceOut are in flight.
+  std::size_t pipe_capacity_ = 0;
+  std::size_t in_pipe_ = 0;
+  bool splice_in_busy_ = false;
+  bool splice_out_busy_ = false;
+
+  // Uploads: the multishot receive's buffers, and those not used up yet.
+  std::unique_ptr<io::BufferRing> receive_buffers_;
+  ReceivedQueue received_;
+  bool receive_armed_ = false;  // a receive (multishot or not) is in flight
+  bool peer_fin_ = false;       // the client closed its side (TCP EOF)
+  bool write_busy_ = false;     // a FileWrite is in flight
+  std::array<iovec, kMaxWriteIov> write_iov_{};
+
+  // PROT P: this transfer's TLS connection and its buffers.
+  std::optional<tls::Session> tls_;
+  tls::ExpectedOrigin expected_origin_;
+  std::string control_certificate_;
+  // Plaintext: RETR reads into them in turn; uploads open records into
+  // plain_[fill_slot_] while the other one is being written.
+  std::array<std::vector<std::byte>, 2> plain_;
+  std::array<std::size_t, 2> plain_fill_{};  // uploads: bytes opened into each
+  std::size_t plain_written_ = 0;            // uploads: of the slot being written
+  unsigned fill_slot_ = 0;                   // RETR: the slot the next read fills
+  bool read_busy_ = false;                   // a FileRead is in flight
+  std::vector<std::byte> cipher_send_;  // the ciphertext of the send in flight
+  std::size_t cipher_sent_ = 0;
+  bool send_busy_ = false;
+  bool tls_eof_ = false;  // uploads: the client's close_notify was opened
+  bool tls_starved_ = false;  // uploads: TLS has opened all it was fed
+  bool tls_shutdown_sent_ = false;
+  bool ascii_cr_pending_ = false;  // ASCII upload: a CR ended the last chunk
 };
 
 }  // namespace ringftpd::server
