@@ -161,9 +161,10 @@ TEST(BufferRing, RunsDryWithENOBUFSAndResumesAfterRecycle) {
   Ring ring(16);
   BufferRing buffers(ring.raw(), 9, 2, 8);
   auto [a, b] = socket_pair();
+  const int b_fd = b.get();  // clang 14 cannot capture a structured binding
   const auto arm = [&] {
     io_uring_sqe* sqe = ring.sqe(1);
-    io_uring_prep_recv_multishot(sqe, b.get(), nullptr, 0, 0);
+    io_uring_prep_recv_multishot(sqe, b_fd, nullptr, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = buffers.group_id();
   };
