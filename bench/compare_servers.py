@@ -419,6 +419,15 @@ class Meter:
 
 
 # --------------------------------------------------------------------------- clients
+
+def ftpsload_report(res, out):
+    """ftpsload's --json report (its last stdout line), or None with out["error"] set."""
+    try:
+        return json.loads(res["out"].strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        out["error"] = "ftpsload rc=%d, no report: %s" % (res["rc"], res["err"].strip()[-300:])
+        return None
+
 def run_procs(cmds, logdir, tag):
     """Start all cmds at once; wait for all. Returns per process: rc, stdout, stderr tail, cpu, t_start."""
     procs = []
@@ -576,10 +585,8 @@ class Bench:
     def ftpsload_row(self, res, m, count):
         out = m.fields()
         out["client_cpu_s"] = res["cpu"]
-        try:
-            j = json.loads(res["out"].strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            out["error"] = "ftpsload rc=%d, no report: %s" % (res["rc"], res["err"].strip()[-300:])
+        j = ftpsload_report(res, out)
+        if j is None:
             return out
         ok = j["transfers"]["ok"]
         nbytes = j["bytes"]["completed"]
@@ -606,10 +613,8 @@ class Bench:
                 m.finish(settle=1.0)
             out = m.fields()
             out["client_cpu_s"] = res["cpu"]
-            try:
-                j = json.loads(res["out"].strip().splitlines()[-1])
-            except (ValueError, IndexError):
-                out["error"] = "ftpsload rc=%d, no report: %s" % (res["rc"], res["err"].strip()[-300:])
+            j = ftpsload_report(res, out)
+            if j is None:
                 return out
             done = j["sessions"]["completed"]
             lat = j["latency_ms"]["session"]
@@ -650,10 +655,8 @@ class Bench:
                                 "upload-fl-%s-r%d" % (name, rep))[0]
                 m.finish()
             out = m.fields()
-            try:
-                j = json.loads(res["out"].strip().splitlines()[-1])
-            except (ValueError, IndexError):
-                out["error"] = "ftpsload rc=%d, no report: %s" % (res["rc"], res["err"].strip()[-300:])
+            j = ftpsload_report(res, out)
+            if j is None:
                 return out
             ok = j["transfers"]["ok"]
             out.update({"attempted": n, "ok": ok, "failed": n - ok, "errors_by_kind": j["errors"],
