@@ -29,8 +29,13 @@ using namespace ringftpd::server;
 
 // What FileZilla sends around a transfer, repeated to fill a buffer.
 const char* const kCommands[] = {
-    "TYPE I\r\n", "PASV\r\n", "RETR /pub/releases/ringftpd-0.1.0.tar.gz\r\n", "NOOP\r\n",
-    "CWD /pub/releases\r\n", "MLSD\r\n", "SIZE ringftpd-0.1.0.tar.gz\r\n",
+    "TYPE I\r\n",
+    "PASV\r\n",
+    "RETR /pub/releases/ringftpd-0.1.0.tar.gz\r\n",
+    "NOOP\r\n",
+    "CWD /pub/releases\r\n",
+    "MLSD\r\n",
+    "SIZE ringftpd-0.1.0.tar.gz\r\n",
     "MDTM ringftpd-0.1.0.tar.gz\r\n",
 };
 
@@ -88,8 +93,7 @@ void BM_ListLine(benchmark::State& state) {
   std::string out;
   for (auto _ : state) {
     out.clear();
-    benchmark::DoNotOptimize(fs::format_list_line(out, "ringftpd-0.1.0.tar.gz", st,
-                                                  1'795'100'000));
+    benchmark::DoNotOptimize(fs::format_list_line(out, "ringftpd-0.1.0.tar.gz", st, 1'795'100'000));
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -100,8 +104,7 @@ void BM_MlsdLine(benchmark::State& state) {
   std::string out;
   for (auto _ : state) {
     out.clear();
-    benchmark::DoNotOptimize(
-        fs::format_mlsx_facts(out, "ringftpd-0.1.0.tar.gz", st, 0xFF, false));
+    benchmark::DoNotOptimize(fs::format_mlsx_facts(out, "ringftpd-0.1.0.tar.gz", st, 0xFF, false));
   }
   state.SetItemsProcessed(state.iterations());
 }

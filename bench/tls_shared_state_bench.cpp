@@ -85,7 +85,8 @@ void BM_CacheGetHit(benchmark::State& state) {
     benchmark::DoNotOptimize(shared->get_session(ids[i++ % kStored], t, out));
   }
   const SharedTlsStats s = shared->stats();
-  state.counters["hit_ratio"] = static_cast<double>(s.hits) / static_cast<double>(s.hits + s.misses);
+  state.counters["hit_ratio"] =
+      static_cast<double>(s.hits) / static_cast<double>(s.hits + s.misses);
 }
 
 void BM_CacheGetMiss(benchmark::State& state) {

@@ -40,8 +40,8 @@ BufferRing::BufferRing(io_uring* ring, std::uint16_t group_id, unsigned count, u
   io_uring_buf_ring_advance(br_, static_cast<int>(count));
 }
 
-std::unique_ptr<BufferRing> BufferRing::make(io_uring* ring, std::uint16_t group_id,
-                                             unsigned count, unsigned buffer_size,
+std::unique_ptr<BufferRing> BufferRing::make(io_uring* ring, std::uint16_t group_id, unsigned count,
+                                             unsigned buffer_size,
                                              std::error_code& error) noexcept {
   try {
     return std::make_unique<BufferRing>(ring, group_id, count, buffer_size);

@@ -122,7 +122,7 @@ class ControlSession {
   std::string root_path_;                     // for the root open submission
   std::optional<auth::Reply> pending_login_;  // allowed, root being opened
   bool auth_in_flight_ = false;
-  std::uint8_t auth_sequence_ = 0;         // tells this login's reply from a stale one
+  std::uint8_t auth_sequence_ = 0;  // tells this login's reply from a stale one
   Clock::time_point auth_sent_at_{};
   bool auth_by_certificate_ = false;       // the request in flight is a certificate login
   std::string control_certificate_;        // fingerprint of the verified client certificate
@@ -146,7 +146,7 @@ class ControlSession {
   bool send_in_flight_ = false;
   bool close_requested_ = false;  // close once the outbound bytes are sent
   bool close_submitted_ = false;
-  unsigned errors_ = 0;  // bad commands, against the error budget
+  unsigned errors_ = 0;          // bad commands, against the error budget
   std::string shutdown_reason_;  // set: close as soon as nothing is in progress
   Clock::time_point deadline_;
 };

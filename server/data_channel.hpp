@@ -38,8 +38,8 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
-#include <cerrno>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -53,8 +53,8 @@
 #include "server/fs/directory_lister.hpp"
 #include "server/ftp/interpreter.hpp"
 #include "server/log.hpp"
-#include "server/process/counters.hpp"
 #include "server/ops.hpp"
+#include "server/process/counters.hpp"
 #include "server/received_queue.hpp"
 #include "tls/context.hpp"
 #include "tls/session.hpp"
@@ -273,10 +273,10 @@ class DataChannel {
   std::size_t plain_written_ = 0;            // uploads: of the slot being written
   unsigned fill_slot_ = 0;                   // RETR: the slot the next read fills
   bool read_busy_ = false;                   // a FileRead is in flight
-  std::vector<std::byte> cipher_send_;  // the ciphertext of the send in flight
+  std::vector<std::byte> cipher_send_;       // the ciphertext of the send in flight
   std::size_t cipher_sent_ = 0;
   bool send_busy_ = false;
-  bool tls_eof_ = false;  // uploads: the client's close_notify was opened
+  bool tls_eof_ = false;      // uploads: the client's close_notify was opened
   bool tls_starved_ = false;  // uploads: TLS has opened all it was fed
   bool tls_shutdown_sent_ = false;
   bool ascii_cr_pending_ = false;  // ASCII upload: a CR ended the last chunk

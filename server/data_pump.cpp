@@ -118,14 +118,14 @@ void DataChannel::on_pump(Op op, int res, std::uint32_t flags) {
 void DataChannel::splice_download() {
   if (!splice_out_busy_ && in_pipe_ > 0) {
     const std::size_t n = std::min(in_pipe_, std::max<std::size_t>(pipe_capacity_ / 2, 4096));
-    io_uring_prep_splice(sqe(Op::SpliceOut), pipe_[0], -1, data_fd_, -1,
-                         static_cast<unsigned>(n), SPLICE_F_MOVE);
+    io_uring_prep_splice(sqe(Op::SpliceOut), pipe_[0], -1, data_fd_, -1, static_cast<unsigned>(n),
+                         SPLICE_F_MOVE);
     splice_out_busy_ = true;
   }
   // Only what fits: a SpliceIn never has to wait for the SpliceOut.
   if (!splice_in_busy_ && remaining_ > 0 && in_pipe_ < pipe_capacity_) {
-    const auto n = static_cast<unsigned>(
-        std::min<std::uint64_t>(remaining_, pipe_capacity_ - in_pipe_));
+    const auto n =
+        static_cast<unsigned>(std::min<std::uint64_t>(remaining_, pipe_capacity_ - in_pipe_));
     io_uring_prep_splice(sqe(Op::SpliceIn), file_fd_, static_cast<std::int64_t>(file_offset_),
                          pipe_[1], -1, n, SPLICE_F_MOVE);
     splice_in_busy_ = true;

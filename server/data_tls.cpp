@@ -127,8 +127,7 @@ void DataChannel::tls_download_step() {
   }
   if (is_listing()) {
     // At most about one chunk of sealed bytes waits behind the send in flight.
-    while (!eof_ && tls_->pending_ciphertext().size() < kReadBytes &&
-           stage_ == Stage::Pumping) {
+    while (!eof_ && tls_->pending_ciphertext().size() < kReadBytes && stage_ == Stage::Pumping) {
       fill_listing();
       bytes_ += buffer_.size();
       tls_seal(buffer_);
@@ -215,8 +214,9 @@ bool DataChannel::tls_open_records() {
         return true;
       }
       std::byte ascii_in[kAsciiChunk];
-      const std::span<std::byte> out = ascii ? std::span<std::byte>(ascii_in, std::min(room - 1, kAsciiChunk))
-                                             : std::span<std::byte>(slot.data() + fill, room);
+      const std::span<std::byte> out =
+          ascii ? std::span<std::byte>(ascii_in, std::min(room - 1, kAsciiChunk))
+                : std::span<std::byte>(slot.data() + fill, room);
       const tls::IoResult r = tls_->read_plaintext(out);
       if (r.status == tls::IoStatus::Ok) {
         bytes_ += r.bytes;

@@ -24,9 +24,9 @@ class ReceivedQueue {
   static constexpr std::size_t kCapacity = 64;
 
   struct Entry {
-    std::uint16_t id = 0;       // the provided buffer
-    std::uint32_t offset = 0;   // bytes of it already consumed
-    std::uint32_t length = 0;   // bytes the receive put in it
+    std::uint16_t id = 0;      // the provided buffer
+    std::uint32_t offset = 0;  // bytes of it already consumed
+    std::uint32_t length = 0;  // bytes the receive put in it
     [[nodiscard]] std::uint32_t unconsumed() const noexcept { return length - offset; }
   };
 

@@ -229,7 +229,7 @@ void Worker::on_auth_reply(int res) noexcept {
     }
   } else if (res <= 0) {
     log_.error(name_, "auth service connection lost: " +
-                             std::string(res == 0 ? "closed" : std::strerror(-res)));
+                          std::string(res == 0 ? "closed" : std::strerror(-res)));
     if (res == 0) return;  // no point re-arming a closed socket
   } else {
     log_.error(name_, "malformed reply from the auth service");

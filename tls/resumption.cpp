@@ -92,8 +92,8 @@ int seal_ticket(OriginTag& tag, WOLFSSL* ssl, unsigned char* key_name, unsigned 
   if (*out_len < len) return WOLFSSL_TICKET_RET_FATAL;
   const std::optional<TicketKeys::KeyId> key = keys.current();
   if (!key ||
-      !r.random().fill(std::span<std::uint8_t>(key_name + kKeyIdBytes,
-                                               WOLFSSL_TICKET_NAME_SZ - kKeyIdBytes)) ||
+      !r.random().fill(
+          std::span<std::uint8_t>(key_name + kKeyIdBytes, WOLFSSL_TICKET_NAME_SZ - kKeyIdBytes)) ||
       !r.random().fill(std::span<std::uint8_t>(iv, WOLFSSL_TICKET_IV_SZ))) {
     return WOLFSSL_TICKET_RET_FATAL;
   }
@@ -186,9 +186,9 @@ int new_session_callback(WOLFSSL* ssl, WOLFSSL_SESSION* session) noexcept {
   unsigned char* out = der.data();  // i2d may or may not advance its pointer
   if (wolfSSL_i2d_SSL_SESSION(session, &out) == size) {
     const SteadyTime t = now();
-    (void)tag->resumption->shared_state().put_session(
-        std::span<const std::uint8_t>(id, id_len), der.first(static_cast<std::size_t>(size)),
-        origin, t + tag->lifetime, t);
+    (void)tag->resumption->shared_state().put_session(std::span<const std::uint8_t>(id, id_len),
+                                                      der.first(static_cast<std::size_t>(size)),
+                                                      origin, t + tag->lifetime, t);
   }
   explicit_bzero(der.data(), static_cast<std::size_t>(size));  // holds the master secret
   return 0;
@@ -233,8 +233,7 @@ Resumption::Resumption()
     : Resumption(SharedTlsState::create(SharedTlsOptions{.max_sessions = kPrivateSessions})) {}
 
 Resumption::Resumption(std::shared_ptr<SharedTlsState> state)
-    : state_(state ? std::move(state)
-                   : throw TlsError("resumption: no shared TLS state")),
+    : state_(state ? std::move(state) : throw TlsError("resumption: no shared TLS state")),
       keys_(state_),
       session_buffer_(state_->options().max_session_bytes) {}
 

@@ -36,8 +36,7 @@ constexpr std::size_t round_up(std::size_t n, std::size_t align) noexcept {
 
 void validate(const SharedTlsOptions& o) {
   if (o.max_sessions < 1 || o.max_sessions > kMaxSessions) {
-    throw TlsError("TLS session cache: between 1 and " + std::to_string(kMaxSessions) +
-                   " entries");
+    throw TlsError("TLS session cache: between 1 and " + std::to_string(kMaxSessions) + " entries");
   }
   if (o.max_session_bytes < kMinSessionBytes || o.max_session_bytes > kMaxSessionBytes) {
     throw TlsError("TLS session cache: entries of " + std::to_string(kMinSessionBytes) + " to " +
@@ -108,8 +107,7 @@ std::shared_ptr<SharedTlsState> SharedTlsState::create(const SharedTlsOptions& o
       round_up(keys_offset + keys * sizeof(detail::TicketKeyRecord), detail::kSlotAlign);
   const std::size_t bytes = sessions_offset + options.max_sessions * stride;
 
-  void* region =
-      ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void* region = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (region == MAP_FAILED) {
     throw TlsError("cannot map " + std::to_string(bytes) +
                    " bytes of shared memory for the TLS session cache: " + std::strerror(errno));
@@ -148,8 +146,8 @@ std::shared_ptr<SharedTlsState> SharedTlsState::create(const SharedTlsOptions& o
     std::memcpy(&h->hash_seed, ids, sizeof h->hash_seed);
     std::uint32_t first_id;
     std::memcpy(&first_id, ids + sizeof h->hash_seed, sizeof first_id);
-    TicketKeyRing(*h, state->base()).install_first(to_ns(std::chrono::steady_clock::now()),
-                                                   first_id, first);
+    TicketKeyRing(*h, state->base())
+        .install_first(to_ns(std::chrono::steady_clock::now()), first_id, first);
   }
   explicit_bzero(&first, sizeof first);
   if (!drawn) throw TlsError("cannot draw the first session ticket key");
@@ -251,9 +249,8 @@ std::optional<SessionFound> SharedTlsState::get_session(std::span<const std::uin
   }
   // Verified outside the lock: the copy is ours now.
   if (entry.length <= h.max_session_bytes && entry.length > der_out.size()) return miss();
-  const bool intact =
-      entry.length >= 1 && entry.length <= h.max_session_bytes &&
-      detail::slot_checksum(entry, der_out.first(entry.length)) == entry.checksum;
+  const bool intact = entry.length >= 1 && entry.length <= h.max_session_bytes &&
+                      detail::slot_checksum(entry, der_out.first(entry.length)) == entry.checksum;
   if (intact) {
     h.counters.hits.fetch_add(1, std::memory_order_relaxed);
     return SessionFound{entry.origin, entry.length};

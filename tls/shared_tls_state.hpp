@@ -135,8 +135,7 @@ class SharedTlsState {
   // current key's id; the generation they belong to is returned in
   // `generation`. 0 records: the lock failed.
   std::size_t snapshot_ticket_keys(std::span<detail::TicketKeyRecord> out,
-                                   std::uint32_t& current_id,
-                                   std::uint64_t& generation) noexcept;
+                                   std::uint32_t& current_id, std::uint64_t& generation) noexcept;
 
   [[nodiscard]] SharedTlsStats stats() const noexcept;
 

@@ -11,11 +11,11 @@ namespace ringftpd::tls {
 
 // One key of the ring as this process uses it.
 struct TicketKeys::Key {
-  KeyId id = 0;                      // 0: a free entry
-  std::int64_t drop_after_ns = 0;    // INT64_MAX until retired
-  bool ready = false;                // aes and hmac are set up
-  Aes aes;                           // the AES-GCM key schedule
-  Hmac hmac;                         // keyed with mask_key, reusable after each Final
+  KeyId id = 0;                    // 0: a free entry
+  std::int64_t drop_after_ns = 0;  // INT64_MAX until retired
+  bool ready = false;              // aes and hmac are set up
+  Aes aes;                         // the AES-GCM key schedule
+  Hmac hmac;                       // keyed with mask_key, reusable after each Final
   std::uint8_t aes_key[detail::kTicketKeyBytes];
   std::uint8_t mask_key[detail::kMaskKeyBytes];
 };

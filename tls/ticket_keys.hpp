@@ -83,7 +83,7 @@ class TicketKeys {
 
   std::shared_ptr<SharedTlsState> state_;
   std::size_t capacity_;
-  std::unique_ptr<Key[]> keys_;  // capacity_ entries; id 0: free
+  std::unique_ptr<Key[]> keys_;                         // capacity_ entries; id 0: free
   std::unique_ptr<detail::TicketKeyRecord[]> scratch_;  // a ring copy, wiped after use
   std::uint64_t generation_ = 0;                        // 0: never copied
   KeyId current_ = 0;

@@ -14,30 +14,47 @@ static_assert(std::atomic<pid_t>::is_always_lock_free);
 
 std::string_view counter_name(Counter c) noexcept {
   switch (c) {
-    case Counter::SessionsActive: return "sessions_active";
-    case Counter::SessionsTotal: return "sessions_total";
-    case Counter::SessionsRefused: return "sessions_refused";
-    case Counter::LoginsOk: return "logins_ok";
-    case Counter::LoginsFailed: return "logins_failed";
-    case Counter::TransfersOk: return "transfers_ok";
-    case Counter::TransfersFailed: return "transfers_failed";
-    case Counter::BytesSent: return "bytes_sent";
-    case Counter::BytesReceived: return "bytes_received";
-    case Counter::ControlTlsFull: return "control_tls_full";
-    case Counter::ControlTlsResumed: return "control_tls_resumed";
-    case Counter::DataTlsFull: return "data_tls_full";
-    case Counter::DataTlsResumed: return "data_tls_resumed";
-    case Counter::DataRefusedNotResumed: return "data_refused_not_resumed";
-    case Counter::DataRefusedForeign: return "data_refused_foreign_session";
-    case Counter::DataRefusedUnknown: return "data_refused_unknown_session";
-    case Counter::kCount: break;
+    case Counter::SessionsActive:
+      return "sessions_active";
+    case Counter::SessionsTotal:
+      return "sessions_total";
+    case Counter::SessionsRefused:
+      return "sessions_refused";
+    case Counter::LoginsOk:
+      return "logins_ok";
+    case Counter::LoginsFailed:
+      return "logins_failed";
+    case Counter::TransfersOk:
+      return "transfers_ok";
+    case Counter::TransfersFailed:
+      return "transfers_failed";
+    case Counter::BytesSent:
+      return "bytes_sent";
+    case Counter::BytesReceived:
+      return "bytes_received";
+    case Counter::ControlTlsFull:
+      return "control_tls_full";
+    case Counter::ControlTlsResumed:
+      return "control_tls_resumed";
+    case Counter::DataTlsFull:
+      return "data_tls_full";
+    case Counter::DataTlsResumed:
+      return "data_tls_resumed";
+    case Counter::DataRefusedNotResumed:
+      return "data_refused_not_resumed";
+    case Counter::DataRefusedForeign:
+      return "data_refused_foreign_session";
+    case Counter::DataRefusedUnknown:
+      return "data_refused_unknown_session";
+    case Counter::kCount:
+      break;
   }
   return "?";
 }
 
 CounterRegion::CounterRegion() {
-  void* p = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
-                 0);
+  void* p =
+      mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap counters");
   shared_ = new (p) Shared{};  // zero pages; atomics value-initialised
 }

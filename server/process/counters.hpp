@@ -110,8 +110,10 @@ class CounterRegion {
       const WorkerCounters& b = shared_->blocks[i];
       const pid_t pid = b.owner_.load(std::memory_order_acquire);
       if (pid <= 0) continue;
-      WorkerCounterView v{pid, b.slot_.load(std::memory_order_relaxed),
-                          b.generation_.load(std::memory_order_relaxed), {}};
+      WorkerCounterView v{pid,
+                          b.slot_.load(std::memory_order_relaxed),
+                          b.generation_.load(std::memory_order_relaxed),
+                          {}};
       for (std::size_t k = 0; k < kCounterCount; ++k) {
         v.values[k] = b.values_[k].load(std::memory_order_relaxed);
       }

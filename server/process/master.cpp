@@ -67,7 +67,8 @@ std::string describe_exit(int wait_status) {
     return "killed by signal " + std::to_string(sig) + " (" + (name ? name : "?") + ")" +
            (WCOREDUMP(wait_status) ? ", core dumped" : "");
   }
-  if (WIFEXITED(wait_status)) return "exited with status " + std::to_string(WEXITSTATUS(wait_status));
+  if (WIFEXITED(wait_status))
+    return "exited with status " + std::to_string(WEXITSTATUS(wait_status));
   return "stopped";
 }
 
@@ -321,8 +322,8 @@ void Master::on_worker_exit(pid_t pid, int status) noexcept {
   if (it == workers_.end()) return;
   Child& c = it->second;
   counters_.release(c.counters);
-  const std::string name = "worker " + std::to_string(c.slot + 1) + " (pid " +
-                           std::to_string(pid) + ")";
+  const std::string name =
+      "worker " + std::to_string(c.slot + 1) + " (pid " + std::to_string(pid) + ")";
   const bool expected = c.retiring || stop_ != Stop::None;
   const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
   const bool current = c.generation == current_ && !c.retiring;
@@ -347,8 +348,8 @@ void Master::on_authd_exit(int status) noexcept {
   authd_backoff_ = next_backoff(authd_backoff_, Clock::now() - authd_started_);
   authd_respawn_due_ = true;
   authd_respawn_at_ = Clock::now() + authd_backoff_;
-  log_->error(kWho, "authd " + describe_exit(status) + "; restarting it in " +
-                        ms_text(authd_backoff_));
+  log_->error(kWho,
+              "authd " + describe_exit(status) + "; restarting it in " + ms_text(authd_backoff_));
 }
 
 void Master::on_timers(Clock::time_point now) noexcept {
@@ -421,8 +422,8 @@ void Master::stop_authd() noexcept {
 }
 
 void Master::reload() noexcept {
-  log_->info(kWho, "SIGHUP: reloading " + (config_path_.empty() ? std::string("the certificate")
-                                                                : config_path_));
+  log_->info(kWho, "SIGHUP: reloading " +
+                       (config_path_.empty() ? std::string("the certificate") : config_path_));
   std::shared_ptr<Generation> next;
   std::unique_ptr<Log> new_log;
   try {
@@ -434,15 +435,16 @@ void Master::reload() noexcept {
     if (cfg->tls.session_cache_entries != old_cfg.tls.session_cache_entries ||
         cfg->tls.session_lifetime_seconds != old_cfg.tls.session_lifetime_seconds ||
         cfg->tls.ticket_key_rotation_seconds != old_cfg.tls.ticket_key_rotation_seconds) {
-      log_->warn(kWho, "the TLS session cache keeps its size, lifetime and key rotation until "
-                       "a restart");
+      log_->warn(kWho,
+                 "the TLS session cache keeps its size, lifetime and key rotation until "
+                 "a restart");
     }
     // Logs are reopened on every reload (log rotation), possibly elsewhere.
     new_log = std::make_unique<Log>(cfg->log.level, cfg->log.file);
     next = make_generation(load_serving_snapshot(std::move(cfg), account_));
   } catch (const std::exception& e) {
-    log_->error(kWho, std::string("reload refused, still serving the previous configuration: ") +
-                          e.what());
+    log_->error(
+        kWho, std::string("reload refused, still serving the previous configuration: ") + e.what());
     return;
   }
   log_ = std::move(new_log);
@@ -466,8 +468,8 @@ void Master::report_status() noexcept {
     const auto it = workers_.find(v.pid);
     workers.push_back({v, it != workers_.end() && it->second.retiring});
   });
-  const std::string text = format_status(self_, authd_pid_, workers, counters_.totals(),
-                                         tls_state_->stats());
+  const std::string text =
+      format_status(self_, authd_pid_, workers, counters_.totals(), tls_state_->stats());
   log_->info(kWho, "status:");
   std::size_t start = 0;
   while (start < text.size()) {

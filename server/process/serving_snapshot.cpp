@@ -54,8 +54,7 @@ ServingSnapshot load_serving_snapshot(config::Snapshot config, const EmbeddedAcc
   return s;
 }
 
-std::vector<config::User> load_users(const config::Config& config,
-                                     const EmbeddedAccount* account) {
+std::vector<config::User> load_users(const config::Config& config, const EmbeddedAccount* account) {
   if (account != nullptr) return {account->user};
   if (config.users.file.empty()) return {};
   return config::load_users_file(config.users.file);
@@ -69,8 +68,7 @@ std::uint32_t worker_count(const config::Config& config) {
   return cpus > 0 ? static_cast<std::uint32_t>(std::min({cpus, 256L, ports})) : 1;
 }
 
-config::PortRange passive_slice(config::PortRange all, std::uint32_t slot,
-                                std::uint32_t workers) {
+config::PortRange passive_slice(config::PortRange all, std::uint32_t slot, std::uint32_t workers) {
   // Slices differ in size by at most one port; config validation guarantees
   // at least one port per worker.
   const std::uint32_t size = all.size();

@@ -9,8 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <optional>
-#include <system_error>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "io/buffer_ring.hpp"

@@ -161,8 +161,8 @@ class DataChannelTest : public ::testing::Test {
       if (fd) client(fd.get());
     });
     ch_.set_active(target_);
-    ch_.start(root_.get(), 0xFF, ftp::effect::Transfer{kind, "/" + name, name, offset, type, protect},
-              {}, "");
+    ch_.start(root_.get(), 0xFF,
+              ftp::effect::Transfer{kind, "/" + name, name, offset, type, protect}, {}, "");
     collect(ch_.next_event());
   }
 

@@ -110,8 +110,8 @@ TEST(FdHygiene, ClosesEverythingButWhatItKeeps) {
 class PidFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("ringftpd-pidfile-" + std::to_string(getpid()));
+    dir_ =
+        std::filesystem::temp_directory_path() / ("ringftpd-pidfile-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }

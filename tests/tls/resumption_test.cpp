@@ -257,8 +257,8 @@ TEST_P(ResumptionTest, AControlConnectionResumesARetiredKeysTicket) {
   }
   // Still the first control connection's lineage under TLS 1.2 (the secret is
   // kept); under TLS 1.3, the second one's.
-  const ExpectedOrigin lineage = version() == Version::Tls12 ? first->server.data_origin()
-                                                             : second->server.data_origin();
+  const ExpectedOrigin lineage =
+      version() == Version::Tls12 ? first->server.data_origin() : second->server.data_origin();
   auto dc = data(lineage, later.get());
   ASSERT_TRUE(dc);
   EXPECT_EQ(dc->server.check_resumption(), ResumeCheck::Ok);
@@ -275,8 +275,7 @@ TEST_P(ResumptionTest, TamperedTicketGetsAFullHandshake) {
     ASSERT_TRUE(client && client->resume_from(saved.get()));
     unsigned char ticket[2048];
     word32 size = sizeof ticket;
-    ASSERT_EQ(wolfSSL_get_SessionTicket(client->native_handle(), ticket, &size),
-              WOLFSSL_SUCCESS);
+    ASSERT_EQ(wolfSSL_get_SessionTicket(client->native_handle(), ticket, &size), WOLFSSL_SUCCESS);
     ASSERT_GT(size, 100u);
     // 0: inside key_name's random bytes; 12: the masked origin; 4: the zeros.
     // All authenticated, none may pass for another ticket.
@@ -439,8 +438,8 @@ TEST_P(TinyCacheTest, ATicketKeepsItsOriginWhateverTheCacheForgets) {
   EXPECT_EQ(dc->server.check_resumption(), ResumeCheck::Ok);
 }
 
-INSTANTIATE_TEST_SUITE_P(Versions, TinyCacheTest,
-                         ::testing::Values(Version::Tls12, Version::Tls13), [](const auto& info) {
+INSTANTIATE_TEST_SUITE_P(Versions, TinyCacheTest, ::testing::Values(Version::Tls12, Version::Tls13),
+                         [](const auto& info) {
                            return info.param == Version::Tls12 ? "Tls12" : "Tls13";
                          });
 

@@ -135,7 +135,8 @@ class WorkersTest : public ::testing::TestWithParam<Mode> {
 
   [[nodiscard]] ClientOptions client_options() const {
     ClientOptions o;
-    o.min_version = o.max_version = GetParam() == Mode::Tls13Ticket ? Version::Tls13 : Version::Tls12;
+    o.min_version = o.max_version =
+        GetParam() == Mode::Tls13Ticket ? Version::Tls13 : Version::Tls12;
     o.tls12_session_tickets = GetParam() != Mode::Tls12SessionId;
     return o;
   }
@@ -201,7 +202,8 @@ TEST_P(WorkersTest, WhatOneProcessIssuesResumesInAnother) {
     auto own = control(child, client_ctx_);
     if (!own) return 12;
     const SslSessionPtr saved = own->client.saved_session();
-    const std::vector<std::uint8_t> der = saved ? serialize(saved.get()) : std::vector<std::uint8_t>{};
+    const std::vector<std::uint8_t> der =
+        saved ? serialize(saved.get()) : std::vector<std::uint8_t>{};
     const std::uint64_t origin = own->server.origin();
     if (der.empty() || !write_all(fd, &origin, sizeof origin) ||
         !write_all(fd, der.data(), der.size())) {

@@ -220,7 +220,8 @@ TEST(SharedTlsStateTest, FourProcessesHammeringSeeOnlyWholeEntries) {
           (void)state->put_session(id_of(n), payload(n, origin), origin, now + hours(1), now);
         } else if (const auto found = state->get_session(id_of(n), now, out)) {
           const std::vector<std::uint8_t> want = payload(n, found->origin);
-          if (found->size != want.size() || std::memcmp(out.data(), want.data(), want.size()) != 0) {
+          if (found->size != want.size() ||
+              std::memcmp(out.data(), want.data(), want.size()) != 0) {
             ++bad;
           }
         }

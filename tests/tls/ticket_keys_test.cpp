@@ -29,9 +29,8 @@ SteadyTime now() {
 }
 
 std::shared_ptr<SharedTlsState> make_state() {
-  return SharedTlsState::create(SharedTlsOptions{.max_sessions = 16,
-                                                 .session_lifetime = seconds{600},
-                                                 .ticket_key_rotation = seconds{60}});
+  return SharedTlsState::create(SharedTlsOptions{
+      .max_sessions = 16, .session_lifetime = seconds{600}, .ticket_key_rotation = seconds{60}});
 }
 
 Sealed seal(TicketKeys& keys, std::uint8_t nonce_byte) {
