@@ -68,12 +68,12 @@ def tree(root):
     kids = {}
     for c, p in m.items():
         kids.setdefault(p, []).append(c)
-    out, todo = [], [root]
-    while todo:
-        p = todo.pop()
+    out, to_visit = [], [root]
+    while to_visit:
+        p = to_visit.pop()
         if p in m or os.path.exists("/proc/%d" % p):
             out.append(p)
-        todo.extend(kids.get(p, []))
+        to_visit.extend(kids.get(p, []))
     return out
 
 
