@@ -8,7 +8,8 @@
 
 namespace ringftpd::io {
 
-BufferRing::BufferRing(io_uring* ring, std::uint16_t group_id, unsigned count, unsigned buffer_size)
+BufferRing::BufferRing(SubmissionQueue& ring, std::uint16_t group_id, unsigned count,
+                       unsigned buffer_size)
     : ring_(ring), group_id_(group_id), count_(count), buffer_size_(buffer_size) {
   if (count == 0 || (count & (count - 1)) != 0 || count > 32768) {
     throw std::system_error(EINVAL, std::generic_category(), "buffer ring: count not 2^n");
@@ -26,7 +27,7 @@ BufferRing::BufferRing(io_uring* ring, std::uint16_t group_id, unsigned count, u
   reg.ring_addr = reinterpret_cast<std::uint64_t>(br_);
   reg.ring_entries = count;
   reg.bgid = group_id;
-  const int rc = io_uring_register_buf_ring(ring_, &reg, 0);
+  const int rc = ring_.register_buffer_ring(reg);
   if (rc < 0) {
     munmap(p, mapping_bytes_);
     throw std::system_error(-rc, std::generic_category(), "io_uring_register_buf_ring");
@@ -40,8 +41,8 @@ BufferRing::BufferRing(io_uring* ring, std::uint16_t group_id, unsigned count, u
   io_uring_buf_ring_advance(br_, static_cast<int>(count));
 }
 
-std::unique_ptr<BufferRing> BufferRing::make(io_uring* ring, std::uint16_t group_id, unsigned count,
-                                             unsigned buffer_size,
+std::unique_ptr<BufferRing> BufferRing::make(SubmissionQueue& ring, std::uint16_t group_id,
+                                             unsigned count, unsigned buffer_size,
                                              std::error_code& error) noexcept {
   try {
     return std::make_unique<BufferRing>(ring, group_id, count, buffer_size);
@@ -54,7 +55,7 @@ std::unique_ptr<BufferRing> BufferRing::make(io_uring* ring, std::uint16_t group
 }
 
 BufferRing::~BufferRing() {
-  io_uring_unregister_buf_ring(ring_, group_id_);
+  ring_.unregister_buffer_ring(group_id_);
   munmap(br_, mapping_bytes_);
 }
 

@@ -19,15 +19,18 @@
 #include <span>
 #include <system_error>
 
+#include "io/submission_queue.hpp"
+
 namespace ringftpd::io {
 
 class BufferRing {
  public:
   // count must be a power of two (kernel rule); throws std::system_error.
-  BufferRing(io_uring* ring, std::uint16_t group_id, unsigned count, unsigned buffer_size);
+  BufferRing(SubmissionQueue& ring, std::uint16_t group_id, unsigned count, unsigned buffer_size);
   // The same for the event loop: null and `error` set instead of throwing.
-  [[nodiscard]] static std::unique_ptr<BufferRing> make(io_uring* ring, std::uint16_t group_id,
-                                                        unsigned count, unsigned buffer_size,
+  [[nodiscard]] static std::unique_ptr<BufferRing> make(SubmissionQueue& ring,
+                                                        std::uint16_t group_id, unsigned count,
+                                                        unsigned buffer_size,
                                                         std::error_code& error) noexcept;
   ~BufferRing();
   BufferRing(const BufferRing&) = delete;
@@ -50,7 +53,7 @@ class BufferRing {
   void recycle(std::uint16_t id) noexcept;
 
  private:
-  io_uring* ring_;
+  SubmissionQueue& ring_;
   io_uring_buf_ring* br_ = nullptr;
   std::byte* memory_ = nullptr;
   std::size_t mapping_bytes_ = 0;

@@ -93,6 +93,15 @@ io_uring_sqe* Ring::sqe(std::uint64_t user_data) {
   return s;
 }
 
+int Ring::register_buffer_ring(const io_uring_buf_reg& reg) noexcept {
+  io_uring_buf_reg copy = reg;
+  return io_uring_register_buf_ring(&ring_, &copy, 0);
+}
+
+void Ring::unregister_buffer_ring(std::uint16_t group_id) noexcept {
+  io_uring_unregister_buf_ring(&ring_, group_id);
+}
+
 std::optional<std::uint16_t> Ring::acquire_buffer_group() noexcept {
   constexpr std::uint32_t kIds = 65536;
   constexpr std::uint32_t kDynamic = kIds - kFirstDynamicBufferGroup;

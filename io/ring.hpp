@@ -19,17 +19,21 @@
 #include <string>
 #include <vector>
 
+#include "io/submission_queue.hpp"
+
 namespace ringftpd::io {
 
-class Ring {
+class Ring final : public SubmissionQueue {
  public:
   explicit Ring(unsigned entries);
-  ~Ring();
+  ~Ring() override;
   Ring(const Ring&) = delete;
   Ring& operator=(const Ring&) = delete;
 
   // A zeroed SQE with user_data set; submits and retries when the SQ is full.
-  [[nodiscard]] io_uring_sqe* sqe(std::uint64_t user_data);
+  [[nodiscard]] io_uring_sqe* sqe(std::uint64_t user_data) override;
+  [[nodiscard]] int register_buffer_ring(const io_uring_buf_reg& reg) noexcept override;
+  void unregister_buffer_ring(std::uint16_t group_id) noexcept override;
 
   // Submits queued SQEs and waits for at least one completion or the timeout
   // (milliseconds; negative = no timeout). Returns 0 or a negative errno;
@@ -65,9 +69,9 @@ class Ring {
   // up, so they never meet the fixed ids picked below it at start-up. A group
   // id names a buffer ring of this ring only. nullopt when all are taken.
   static constexpr std::uint16_t kFirstDynamicBufferGroup = 256;
-  [[nodiscard]] std::optional<std::uint16_t> acquire_buffer_group() noexcept;
+  [[nodiscard]] std::optional<std::uint16_t> acquire_buffer_group() noexcept override;
   // After the buffer ring of that group is gone (unregistered).
-  void release_buffer_group(std::uint16_t id) noexcept;
+  void release_buffer_group(std::uint16_t id) noexcept override;
 
  private:
   static constexpr unsigned kBatch = 64;

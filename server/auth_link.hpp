@@ -11,7 +11,7 @@
 #include <optional>
 #include <vector>
 
-#include "io/ring.hpp"
+#include "io/submission_queue.hpp"
 #include "io/unique_fd.hpp"
 #include "server/auth/messages.hpp"
 #include "server/ops.hpp"
@@ -20,7 +20,7 @@ namespace ringftpd::server {
 
 class AuthLink {
  public:
-  AuthLink(io::Ring& ring, io::UniqueFd fd) : ring_(ring), fd_(std::move(fd)) {}
+  AuthLink(io::SubmissionQueue& ring, io::UniqueFd fd) : ring_(ring), fd_(std::move(fd)) {}
 
   // Encodes `request` into `buffer` (which the caller keeps alive until the
   // AuthSend completion) and submits the send. False: it did not encode.
@@ -33,7 +33,7 @@ class AuthLink {
   [[nodiscard]] std::optional<auth::Reply> on_recv(int res);
 
  private:
-  io::Ring& ring_;
+  io::SubmissionQueue& ring_;
   io::UniqueFd fd_;
   std::array<std::byte, auth::kMaxDatagramBytes> buffer_{};
 };

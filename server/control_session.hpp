@@ -38,7 +38,7 @@
 namespace ringftpd::server {
 
 struct SessionEnv {
-  io::Ring& ring;
+  io::SubmissionQueue& ring;  // the worker's io::Ring, or the simulation's
   io::BufferRing& recv_buffers;
   Log& log;
   config::Snapshot config;

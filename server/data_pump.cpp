@@ -186,7 +186,7 @@ void DataChannel::on_ascii_or_listing(Op op, std::size_t n) {
 // ---------------------------------------------------------------- binary uploads
 
 bool DataChannel::make_receive_buffers() {
-  io::Ring& ring = submit_.ring();
+  io::SubmissionQueue& ring = submit_.ring();
   const auto group = ring.acquire_buffer_group();
   if (!group) {
     log_.warn(who_, "upload: no provided-buffer group left on this worker");
@@ -195,7 +195,7 @@ bool DataChannel::make_receive_buffers() {
   }
   std::error_code error;
   receive_buffers_ =
-      io::BufferRing::make(ring.raw(), *group, kReceiveBuffers, kReceiveBufferBytes, error);
+      io::BufferRing::make(ring, *group, kReceiveBuffers, kReceiveBufferBytes, error);
   if (!receive_buffers_) {
     ring.release_buffer_group(*group);
     log_.warn(who_, "upload: receive buffers: " + error.message());

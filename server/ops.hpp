@@ -4,7 +4,8 @@
 #include <cstdint>
 
 #include "io/op_tag.hpp"
-#include "io/ring.hpp"
+#include "io/submission_queue.hpp"
+#include "io/unique_fd.hpp"
 
 namespace ringftpd::server {
 
@@ -51,13 +52,23 @@ inline constexpr std::uint32_t kWorkerSlot = 0xFFFFFFFF;
 // own is left in flight and its memory may be freed.
 class OpSubmitter {
  public:
-  OpSubmitter(io::Ring& ring, io::OpTag base) : ring_(ring), base_(base) {}
+  OpSubmitter(io::SubmissionQueue& ring, io::OpTag base) : ring_(ring), base_(base) {}
 
   [[nodiscard]] io_uring_sqe* sqe(Op op) {
     io::OpTag t = base_;
     t.op = static_cast<std::uint8_t>(op);
     ++in_flight_;
     return ring_.sqe(t.pack());
+  }
+  // Closes an fd through the ring, taking ownership: the one way a session
+  // lets go of a descriptor. The caller must know that no operation naming
+  // the fd is still in flight (the kernel would otherwise hold a reference,
+  // and the number could be reused under it). The completion comes back as
+  // `op`; an empty fd submits nothing and returns false.
+  bool close(io::UniqueFd fd, Op op) {
+    if (!fd) return false;
+    io_uring_prep_close(sqe(op), fd.release());
+    return true;
   }
   // A submission whose completion nobody waits for (cancels).
   [[nodiscard]] io_uring_sqe* untracked_sqe() { return ring_.sqe(io::kIgnoredTag); }
@@ -66,10 +77,10 @@ class OpSubmitter {
     if (!(cqe_flags & IORING_CQE_F_MORE)) --in_flight_;
   }
   [[nodiscard]] unsigned in_flight() const noexcept { return in_flight_; }
-  [[nodiscard]] io::Ring& ring() noexcept { return ring_; }
+  [[nodiscard]] io::SubmissionQueue& ring() noexcept { return ring_; }
 
  private:
-  io::Ring& ring_;
+  io::SubmissionQueue& ring_;
   io::OpTag base_;
   unsigned in_flight_ = 0;
 };

@@ -61,7 +61,7 @@ Worker::Worker(WorkerOptions options, Log& log, TransferLog& xferlog, WorkerCoun
       signal_fd_(make_signal_fd()),
       auth_(ring_, std::move(options.auth_fd)),
       ring_(kRingEntries),
-      recv_buffers_(ring_.raw(), kControlBufferGroup, kControlBuffers, kControlBufferBytes),
+      recv_buffers_(ring_, kControlBufferGroup, kControlBuffers, kControlBufferBytes),
       passive_ports_(options.passive_ports),
       xferlog_(xferlog),
       tls_context_(options.tls_context),

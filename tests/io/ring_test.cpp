@@ -66,12 +66,12 @@ TEST(Ring, SubmitAndWaitTimesOut) {
 
 TEST(BufferRing, RejectsCountThatIsNotPowerOfTwo) {
   Ring ring(8);
-  EXPECT_THROW(BufferRing(ring.raw(), 1, 3, 64), std::system_error);
+  EXPECT_THROW(BufferRing(ring, 1, 3, 64), std::system_error);
 }
 
 TEST(BufferRing, MultishotReceiveDeliversEveryByteInOrder) {
   Ring ring(64);
-  BufferRing buffers(ring.raw(), 7, 8, 16);  // small buffers: many completions
+  BufferRing buffers(ring, 7, 8, 16);  // small buffers: many completions
   auto [a, b] = socket_pair();
   io_uring_sqe* sqe = ring.sqe(1);
   io_uring_prep_recv_multishot(sqe, b.get(), nullptr, 0, 0);
@@ -114,16 +114,16 @@ TEST(BufferRing, MultishotReceiveDeliversEveryByteInOrder) {
 TEST(BufferRing, MakeReportsErrorsInsteadOfThrowing) {
   Ring ring(8);
   std::error_code error;
-  EXPECT_EQ(BufferRing::make(ring.raw(), 300, 3, 64, error), nullptr);
+  EXPECT_EQ(BufferRing::make(ring, 300, 3, 64, error), nullptr);
   EXPECT_EQ(error, std::make_error_code(std::errc::invalid_argument));
   error.clear();
-  const auto buffers = BufferRing::make(ring.raw(), 300, 4, 64, error);
+  const auto buffers = BufferRing::make(ring, 300, 4, 64, error);
   ASSERT_NE(buffers, nullptr);
   EXPECT_FALSE(error);
   EXPECT_EQ(buffers->count(), 4u);
   EXPECT_EQ(buffers->data(2), buffers->bytes(2, 64).data());
   // The group id is taken on this ring until the buffer ring is gone.
-  EXPECT_EQ(BufferRing::make(ring.raw(), 300, 4, 64, error), nullptr);
+  EXPECT_EQ(BufferRing::make(ring, 300, 4, 64, error), nullptr);
   EXPECT_TRUE(error);
 }
 
@@ -159,7 +159,7 @@ TEST(BufferRing, RunsDryWithENOBUFSAndResumesAfterRecycle) {
   // The upload path's backpressure: buffers held back end the multishot
   // receive with -ENOBUFS; the bytes wait in the socket until a re-arm.
   Ring ring(16);
-  BufferRing buffers(ring.raw(), 9, 2, 8);
+  BufferRing buffers(ring, 9, 2, 8);
   auto [a, b] = socket_pair();
   const int b_fd = b.get();  // clang 14 cannot capture a structured binding
   const auto arm = [&] {
@@ -206,7 +206,7 @@ TEST(BufferRing, RunsDryWithENOBUFSAndResumesAfterRecycle) {
 
 TEST(Ring, CancelFdEndsPendingReceiveWithECANCELED) {
   Ring ring(16);
-  BufferRing buffers(ring.raw(), 2, 4, 64);
+  BufferRing buffers(ring, 2, 4, 64);
   auto [a, b] = socket_pair();
   io_uring_sqe* sqe = ring.sqe(5);
   io_uring_prep_recv_multishot(sqe, b.get(), nullptr, 0, 0);

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "io/ring.hpp"
 #include "tests/tls/tls_test_support.hpp"
 #include "tls/credentials.hpp"
 
