@@ -135,6 +135,7 @@ def churn_figures(args, send_timeout):
             xferlog = os.path.join(srv.tmp, "xferlog")
             for mode in ("rein", "abor", "disconnect"):
                 hostile.churn(srv.port, mode, kind == "tls", 10, "large.bin", per_connection=5)
+                hostile.touch_receive_buffers(srv.port, kind == "tls")
                 time.sleep(0.5)
                 base_fds = hostile.steady_fd_count(worker)
                 base_pss = hostile.pss_kib(worker)
