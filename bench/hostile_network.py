@@ -4,10 +4,10 @@ The clients and the measuring are tests/integration/hostile.py, the code the
 bounded CI tests (tests/integration/test_hostile_clients.py) run.
 """
 import argparse
+import ftplib
 import os
 import signal
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -61,29 +61,23 @@ def attack_figures(args, send_timeout):
         _, idle = hostile.normal_downloads(srv.port, "64k.bin", sha, count=args.downloads)
         master = srv.proc.pid
         baseline = min(hostile.tree_pss_kib(master) for _ in range(3))
-        peak, samples, stop = [baseline], [], threading.Event()
-
-        def sample():
-            while not stop.is_set():
-                v = hostile.tree_pss_kib(master)
-                samples.append(v)
-                peak[0] = max(peak[0], v)
-                time.sleep(0.25)
-
         attack = hostile.Attack(srv.port, per_source=args.per_source, seconds=args.seconds,
                                 drain_seconds=args.drain).start()
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
+        sampler = hostile.PssSampler(master, baseline, args.pss_cap_mib * 1024,
+                                     attack.abort, interval=0.25).start()
         end = time.monotonic() + args.seconds
+        normal_error, login_s, hot = None, -1.0, []
         try:
             time.sleep(min(2.0, args.seconds / 4))
-            login_s, hot = hostile.normal_downloads(srv.port, "64k.bin", sha,
-                                                    count=args.downloads, until=end)
+            try:
+                login_s, hot = hostile.normal_downloads(srv.port, "64k.bin", sha,
+                                                        count=args.downloads, until=end)
+            except (OSError, EOFError, AssertionError, ftplib.Error) as e:
+                normal_error = repr(e)
             result = attack.result()
         finally:
             attack.stop()
-            stop.set()
-            sampler.join(timeout=5)
+            peak = [sampler.stop()]
         after = hostile.tree_pss_kib(master)
         alive = srv.proc.poll() is None
     finally:
@@ -102,9 +96,12 @@ def attack_figures(args, send_timeout):
         ("attack bytes sent (MiB)", "%.1f" % (result["bytes_sent"] / hostile.MIB)),
         ("closed by server during attack", result["closed_during_attack"]),
         ("closed by server after attack (<= %.0f s)" % args.drain, result["closed_after_attack"]),
-        ("still open %.0f s after the attack" % args.drain, result["still_open"]),
+        ("still open %.0f s after the attack" % args.drain if not result["aborted"]
+         else "still open (no drain: the attack was stopped early)", result["still_open"]),
         ("stop-reading -> close, median / max (s)",
          "%.1f / %.1f" % (hostile.percentile(delays, 50), max(delays)) if delays else "n/a"),
+        ("attack stopped early (PSS growth > %d MiB)" % args.pss_cap_mib,
+         "yes, after %.1f s" % result["attack_seconds"] if result["aborted"] else "no"),
         ("server alive", alive),
     ]
     for k, v in rows:
@@ -117,41 +114,58 @@ def attack_figures(args, send_timeout):
     if idle and hot:
         print("| p99 ratio [target <= 2] | | %.2f |"
               % (hostile.percentile(hot, 99) / hostile.percentile(idle, 99)))
-    print("| login under attack (ms) | | %.1f |" % (1000 * login_s))
+    print("| login under attack (ms) | | %s |"
+          % ("%.1f" % (1000 * login_s) if login_s >= 0 else "failed"))
+    if normal_error:
+        print("| normal client error under attack | | %s |" % normal_error.replace("|", "/"))
     sys.stdout.flush()
 
 
 def churn_figures(args, send_timeout):
     print("\n## Lifecycle churn: %d cycles per mode, one worker, RETR of 16 MiB read slowly"
           % args.cycles)
-    print("\n| mode | cycles | s | finals | worker fds before -> 1 s after | "
-          "worker PSS KiB before -> 1 s after | back to baseline | xferlog lines |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n\"rein\" reads the data connection to its end after REIN; \"rein, data unread\" is "
+          "the issue's reproduction (%d rounds: the old data connection stays open and unread "
+          "until the next RETR is answered)." % args.rein_rounds)
+    print("\n| mode | transfers | s | final replies | anomalies | worker fds before -> "
+          "1 s after | worker PSS KiB before -> 1 s after | back to baseline | xferlog lines |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for kind, ports in (("clear", "62000-63499"), ("tls", "63500-64999")):
+        tls = kind == "tls"
         srv = start(kind, ports, 1, send_timeout)
         try:
             worker = hostile.wait_workers(srv, 1)[0]
             write_file(os.path.join(srv.root, "large.bin"), os.urandom(16 * hostile.MIB))
             xferlog = os.path.join(srv.tmp, "xferlog")
-            for mode in ("rein", "abor", "disconnect"):
-                hostile.churn(srv.port, mode, kind == "tls", 10, "large.bin", per_connection=5)
-                hostile.touch_receive_buffers(srv.port, kind == "tls")
-                time.sleep(0.5)
-                base_fds = hostile.steady_fd_count(worker)
-                base_pss = hostile.pss_kib(worker)
-                lines0 = len(hostile.xferlog_lines(xferlog))
+            runs = [(mode, lambda m=mode: hostile.churn(srv.port, m, tls, 10, "large.bin",
+                                                        per_connection=5),
+                     lambda m=mode: hostile.churn(srv.port, m, tls, args.cycles, "large.bin"))
+                    for mode in ("rein", "abor", "disconnect")]
+            if not tls:
+                runs.append(("rein, data unread",
+                             lambda: hostile.rein_rounds(srv.port, 2, "large.bin"),
+                             lambda: hostile.rein_rounds(srv.port, args.rein_rounds, "large.bin",
+                                                         wait=1.0)))
+            for label, warm, run in runs:
                 try:
-                    r = hostile.churn(srv.port, mode, kind == "tls", args.cycles, "large.bin")
-                except AssertionError as e:
-                    print("| %s %s | failed: %s |" % (kind, mode, str(e).replace("|", "/")[:200]))
+                    warm()
+                    hostile.touch_receive_buffers(srv.port, tls)
+                    time.sleep(0.5)
+                    base_fds = hostile.steady_fd_count(worker)
+                    base_pss = hostile.pss_kib(worker)
+                    lines0 = len(hostile.xferlog_lines(xferlog))
+                    r = run()
+                except (AssertionError, OSError, EOFError) as e:
+                    print("| %s %s | failed: %s |" % (kind, label, repr(e).replace("|", "/")[:200]))
                     continue
                 fds, pss, waited, ok = hostile.settle(worker, base_fds, base_pss, 2048)
                 time.sleep(2.0)  # the log lines of the last transfers
                 lines = len(hostile.xferlog_lines(xferlog)) - lines0
-                print("| %s %s | %d | %.1f | %s | %d -> %d | %d -> %d | %s (%.2f s) | %d |"
-                      % (kind, mode, args.cycles, r["seconds"],
+                print("| %s %s | %d | %.1f | %s | %d | %d -> %d | %d -> %d | %s (%.2f s) | %d |"
+                      % (kind, label, r["transfers"], r["seconds"],
                          " ".join("%d:%d" % kv for kv in sorted(r["finals"].items())) or "-",
-                         base_fds, fds, base_pss, pss, "yes" if ok else "NO", waited, lines))
+                         len(r["bad"]), base_fds, fds, base_pss, pss, "yes" if ok else "NO",
+                         waited, lines))
                 sys.stdout.flush()
         finally:
             srv.__exit__(None, None, None)
@@ -167,6 +181,10 @@ def main():
     p.add_argument("--drain", type=float, default=None,
                    help="seconds to wait for closes after the attack (send timeout + 10)")
     p.add_argument("--cycles", type=int, default=1000, help="churn cycles per mode")
+    p.add_argument("--rein-rounds", type=int, default=100,
+                   help="rounds of the issue's REIN reproduction (data left unread)")
+    p.add_argument("--pss-cap-mib", type=int, default=1024,
+                   help="end the attack early when the server has grown this much")
     p.add_argument("--only", choices=("attack", "churn"), default=None)
     args = p.parse_args()
     # timeout(1)'s SIGTERM unwinds the finally blocks that stop the servers.

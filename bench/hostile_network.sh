@@ -11,15 +11,19 @@
 #     a slowly read 16 MiB RETR, clear and PROT P (TLS, data sessions resuming
 #     the control session): the worker's descriptors and PSS before and 1 s
 #     after the last session's end, the transfers' final replies, and the
-#     xferlog lines (one per transfer expected).
+#     xferlog lines (one per transfer expected); and the issue's REIN
+#     reproduction (clear, 100 rounds of REIN during a RETR whose data
+#     connection stays open and unread until the next RETR is answered).
 # Prints markdown tables.
 #
 # Usage (root: reads /proc/<pid>/smaps_rollup of the server's processes):
 #   bench/hostile_network.sh [--seconds 30] [--per-source 64] [--downloads 200]
-#                            [--send-timeout 10] [--cycles 1000] [--only attack|churn]
+#                            [--send-timeout 10] [--cycles 1000] [--rein-rounds 100]
+#                            [--pss-cap-mib 1024] [--only attack|churn]
 #   --quick: --seconds 10 --cycles 100
 # Needs build/ringftpd (or RINGFTPD_BIN). Bounded: the attack runs --seconds
-# plus a drain of send timeout + 10 s; each churn mode --cycles cycles (a
+# plus a drain of send timeout + 10 s, and stops early once the server has
+# grown by --pss-cap-mib (a server without bounds grows ~70 MiB/s here); each churn mode --cycles cycles (a
 # socket timeout of 10 s bounds every read); the whole run is killed after
 # RINGFTPD_HOSTILE_MAX_MINUTES (default 30). Every server is stopped on exit.
 # Ports: control from the ephemeral range, passive 61000-64999.

@@ -23,6 +23,7 @@ import re
 import select
 import socket
 import ssl
+import threading
 import time
 
 from clients import (FULL_PASS, FULL_USER, HOST, IO_TIMEOUT, ReusingFTP_TLS, close_ftp, parse_pasv,
@@ -124,6 +125,38 @@ def wait_workers(srv, n, timeout=10.0):
     raise AssertionError("expected %d workers, --status shows %r" % (n, worker_pids(srv)))
 
 
+class PssSampler:
+    """Samples the server tree's PSS every `interval` s in a thread; when it
+    grows past cap_kib above the baseline it sets `abort` (an Event: the
+    attack's), so a server without bounds cannot take the machine down."""
+
+    def __init__(self, master_pid, baseline_kib, cap_kib, abort, interval=0.2):
+        self.master, self.baseline, self.cap, self.abort = master_pid, baseline_kib, cap_kib, abort
+        self.interval = interval
+        self.peak = baseline_kib
+        self.capped = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            v = tree_pss_kib(self.master)
+            self.peak = max(self.peak, v)
+            if v - self.baseline > self.cap and not self.capped:
+                self.capped = True
+                self.abort.set()
+            self._stop.wait(self.interval)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        return self.peak
+
+
 def percentile(values, p):
     """Nearest-rank percentile (p in 0..100) of a non-empty list."""
     s = sorted(values)
@@ -204,15 +237,17 @@ class _Attacker:
             self.how = how
 
 
-def _attack_main(conn, port, sources, per_source, seconds, drain_seconds, rcvbuf, reconnect):
+def _attack_main(conn, abort, port, sources, per_source, seconds, drain_seconds, rcvbuf,
+                 reconnect):
     try:
-        conn.send(_attack(port, sources, per_source, seconds, drain_seconds, rcvbuf, reconnect))
+        conn.send(_attack(abort, port, sources, per_source, seconds, drain_seconds, rcvbuf,
+                          reconnect))
     except Exception as e:  # noqa: BLE001 - reported to the parent, which fails
         conn.send({"error": repr(e)})
     conn.close()
 
 
-def _attack(port, sources, per_source, seconds, drain_seconds, rcvbuf, reconnect):
+def _attack(abort, port, sources, per_source, seconds, drain_seconds, rcvbuf, reconnect):
     blobs = {False: pipeline_blob(False), True: pipeline_blob(True)}
     ep = select.epoll()
     live = {}
@@ -244,7 +279,7 @@ def _attack(port, sources, per_source, seconds, drain_seconds, rcvbuf, reconnect
             add(source, i % 2 == 1)
     started = time.monotonic()
     attack_end = started + seconds
-    while time.monotonic() < attack_end:
+    while time.monotonic() < attack_end and not abort.is_set():
         for fd, ev in ep.poll(0.05):
             a = live.get(fd)
             if a is None:
@@ -264,7 +299,7 @@ def _attack(port, sources, per_source, seconds, drain_seconds, rcvbuf, reconnect
         ep.modify(fd, hup)
     drain_end = time.monotonic() + drain_seconds
     next_probe = 0.0
-    while live and time.monotonic() < drain_end:
+    while live and time.monotonic() < drain_end and not abort.is_set():
         for fd, ev in ep.poll(0.05):
             if fd in live:
                 retire(fd, "hup")
@@ -280,7 +315,7 @@ def _attack(port, sources, per_source, seconds, drain_seconds, rcvbuf, reconnect
     still_open = len(live)
     for fd in list(live):
         live[fd].sock.close()
-    ended = attack_end
+    ended = min(attack_end, drain_end - drain_seconds)
     closed_during = [a for a in done if a.closed_at <= ended]
     closed_after = [a for a in done if a.closed_at > ended]
     return {
@@ -294,6 +329,8 @@ def _attack(port, sources, per_source, seconds, drain_seconds, rcvbuf, reconnect
         # seconds from the end of the attack to the close, for those closed after it
         "close_after_end": [a.closed_at - ended for a in closed_after],
         "bytes_sent": sum(a.sent for a in done) + sum(a.sent for a in live.values()),
+        "aborted": abort.is_set(),
+        "attack_seconds": ended - started,
     }
 
 
@@ -304,8 +341,9 @@ class Attack:
                  drain_seconds=20.0, rcvbuf=4096, reconnect=True):
         ctx = multiprocessing.get_context("fork")
         self.parent, child = ctx.Pipe(duplex=False)
+        self.abort = ctx.Event()  # set: end the attack (and the drain) now
         self.proc = ctx.Process(target=_attack_main, daemon=True,
-                                args=(child, port, tuple(sources), per_source, seconds,
+                                args=(child, self.abort, port, tuple(sources), per_source, seconds,
                                       drain_seconds, rcvbuf, reconnect))
         self.child = child
         self.timeout = seconds + drain_seconds + 60.0

@@ -94,19 +94,13 @@ class NeverReadingClientsTest(HostileCase):
         hostile.normal_downloads(self.port, "64k.bin", sha, count=5)  # warm-up
         master = self.srv.proc.pid
         baseline = min(hostile.tree_pss_kib(master) for _ in range(3))
-        peak = [baseline]
-        sampling = threading.Event()
-
-        def sample():
-            while not sampling.is_set():
-                peak[0] = max(peak[0], hostile.tree_pss_kib(master))
-                time.sleep(0.2)
-
-        sampler = threading.Thread(target=sample, daemon=True)
         attack = hostile.Attack(self.port, per_source=self.PER_SOURCE, seconds=self.SECONDS,
                                 drain_seconds=SEND_TIMEOUT + CLOSE_SLACK).start()
         self.addCleanup(attack.stop)
-        sampler.start()
+        # Far past the limit the attack stops early (the test fails either way).
+        sampler = hostile.PssSampler(master, baseline, 16 * PSS_GROWTH_LIMIT_KIB,
+                                     attack.abort).start()
+        self.addCleanup(sampler.stop)
         attack_end = time.monotonic() + self.SECONDS
         time.sleep(2.0)  # the attackers are connected and have stopped reading
         normal_error, login_s, times = None, -1.0, []
@@ -115,8 +109,7 @@ class NeverReadingClientsTest(HostileCase):
         except (OSError, EOFError, AssertionError, ftplib.Error) as e:
             normal_error = repr(e)
         result = attack.result()
-        sampling.set()
-        sampler.join(timeout=5)
+        peak = [sampler.stop()]
         growth = peak[0] - baseline
         print("\nnever-reading: baseline %d KiB, peak %d KiB, growth %d KiB; normal client: "
               "login %.3f s, %d downloads, p50 %.1f ms, max %.1f ms, error %s; attack: %r"
