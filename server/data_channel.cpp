@@ -38,8 +38,23 @@ std::string random_suffix() {
 }  // namespace
 
 bool DataChannel::has_open_fds() const noexcept {
-  return listen_fd_ >= 0 || data_fd_ >= 0 || file_fd_ >= 0 || parent_fd_ >= 0 || pipe_[0] >= 0 ||
-         pipe_[1] >= 0;
+  return listen_fd_ || data_fd_ || file_fd_ || parent_fd_ || pipe_read_ || pipe_write_ ||
+         !retiring_listeners_.empty();
+}
+
+std::size_t DataChannel::memory_bytes() const noexcept {
+  // A string's inline (small-string) buffer is no allocation.
+  const std::size_t inline_bytes = std::string().capacity();
+  std::size_t n = cipher_send_.capacity();
+  for (const std::string* s : {&buffer_, &read_buffer_}) {
+    if (s->capacity() > inline_bytes) n += s->capacity();
+  }
+  for (const auto& p : plain_) n += p.capacity();
+  if (receive_buffers_)
+    n += std::size_t{receive_buffers_->count()} * receive_buffers_->buffer_size();
+  if (lister_) n += fs::DirectoryLister::kBufferBytes;
+  if (tls_) n += tls_->pending_ciphertext().size();
+  return n;
 }
 
 bool DataChannel::is_upload() const noexcept {
@@ -58,23 +73,22 @@ bool DataChannel::is_listing() const noexcept {
           transfer_->kind == TransferKind::Mlsd);
 }
 
-void DataChannel::close_fd(int& fd, Op op) {
-  if (fd < 0) return;
-  io_uring_prep_close(sqe(op), fd);
-  fd = -1;
+void DataChannel::close_fd(io::UniqueFd& fd, Op op) {
+  if (submit_.close(std::move(fd), op)) ++pending_;
 }
 
-// Stops listening at once. A pending accept is cancelled and the fd closed in
-// one hard-linked pair, so the close cannot overtake the cancel; the accept's
-// -ECANCELED completion arrives later and is ignored.
+// Stops listening at once. A pending accept is cancelled; the listener is
+// closed only when that accept has completed (-ECANCELED, or a connection it
+// took just before), so no operation ever names a closed fd number.
 void DataChannel::retire_listener() {
-  if (listen_fd_ < 0) return;
+  if (!listen_fd_) return;
   if (accept_armed_) {
-    io_uring_sqe* cancel = submit_.untracked_sqe();
-    io_uring_prep_cancel_fd(cancel, listen_fd_, 0);
-    cancel->flags |= IOSQE_IO_HARDLINK;
+    io_uring_prep_cancel_fd(submit_.untracked_sqe(), listen_fd_.get(), 0);
+    retiring_listeners_.push_back(std::move(listen_fd_));
+    ++retiring_accepts_;
+  } else {
+    close_fd(listen_fd_, Op::ListenClose);
   }
-  close_fd(listen_fd_, Op::ListenClose);
   accept_armed_ = false;
   passive_port_ = 0;
 }
@@ -82,7 +96,7 @@ void DataChannel::retire_listener() {
 void DataChannel::release_idle() {
   if (transfer_) return;
   retire_listener();
-  close_fd(data_fd_, Op::DataClose);
+  close_fd(data_fd_, Op::DataClose);  // no operation names it between transfers
   active_target_.reset();
 }
 
@@ -129,7 +143,7 @@ ftp::PassiveOutcome DataChannel::open_passive(const io::SocketAddress& control_l
     std::memcpy(out.address.data(), &reinterpret_cast<const sockaddr_in*>(&adv->storage)->sin_addr,
                 4);
   }
-  listen_fd_ = fd.release();
+  listen_fd_ = std::move(fd);
   passive_port_ = out.port;
   active_target_.reset();
   arm_accept();
@@ -142,20 +156,33 @@ void DataChannel::set_active(const io::SocketAddress& target) {
 }
 
 void DataChannel::arm_accept() {
-  io_uring_prep_accept(sqe(Op::DataAccept), listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  io_uring_prep_accept(sqe(Op::DataAccept), listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);
   accept_armed_ = true;
 }
 
 void DataChannel::on_accept(int res) {
-  if (res == -ECANCELED) return;  // a retired listener's accept
+  io::UniqueFd conn(res >= 0 ? res : -1);
+  // Whose accept this is: a connection taken by a retired listener just
+  // before its cancel has another local port than the current listener's;
+  // -ECANCELED is always a retired listener's.
+  bool current = accept_armed_ && listen_fd_;
   if (res >= 0) {
-    // A connection that a retired listener accepted just before its cancel
-    // belongs to no one: its local port is not the current passive port.
     const auto local = io::local_address(res);
-    if (listen_fd_ < 0 || !local || local->port() != passive_port_) {
-      io_uring_prep_close(sqe(Op::DataClose), res);
+    current = current && local && local->port() == passive_port_;
+  } else if (res == -ECANCELED) {
+    current = false;
+  }
+  if (!current) {
+    close_fd(conn, Op::DataClose);  // belongs to no one
+    if (retiring_accepts_ == 0) {
+      log_.error(who_, "bug: an accept completion without a listener");
       return;
     }
+    if (--retiring_accepts_ == 0) {
+      for (io::UniqueFd& l : retiring_listeners_) close_fd(l, Op::ListenClose);
+      retiring_listeners_.clear();
+    }
+    return;
   }
   accept_armed_ = false;
   if (res < 0) {
@@ -167,19 +194,20 @@ void DataChannel::on_accept(int res) {
     // RFC 2577 port stealing: only the control connection's peer may connect.
     log_.warn(who_, "refused a data connection from " + (peer ? peer->to_string() : "?") +
                         ": not the control connection's address");
-    io_uring_prep_close(sqe(Op::DataClose), res);
-    if (listen_fd_ >= 0 && stage_ != Stage::Finishing) arm_accept();
+    close_fd(conn, Op::DataClose);
+    if (listen_fd_ && stage_ != Stage::Finishing) arm_accept();
     return;
   }
-  data_fd_ = res;
+  data_fd_ = std::move(conn);
   retire_listener();  // one connection per PASV
   if (stage_ == Stage::Waiting) begin_pump();
 }
 
 // ---------------------------------------------------------------- transfers
 
-void DataChannel::start(int root_fd, std::uint8_t permissions, const ftp::effect::Transfer& t,
+bool DataChannel::start(int root_fd, std::uint8_t permissions, const ftp::effect::Transfer& t,
                         tls::ExpectedOrigin expected, std::string control_certificate) {
+  if (!is_idle_for_transfer()) return false;
   transfer_ = t;
   expected_origin_ = expected;
   control_certificate_ = std::move(control_certificate);
@@ -210,10 +238,12 @@ void DataChannel::start(int root_fd, std::uint8_t permissions, const ftp::effect
   tls_starved_ = false;
   tls_shutdown_sent_ = false;
   ascii_cr_pending_ = false;
+  yielding_ = false;
   file_offset_ = t.offset;
   last_progress_ = Clock::now();
   stage_ = Stage::Opening;
   open_target();
+  return true;
 }
 
 void DataChannel::open_target() {
@@ -245,12 +275,13 @@ void DataChannel::open_target() {
 
 void DataChannel::on_file_opened(int res) {
   if (res < 0) return fail(Result::FileError, -res);
+  io::UniqueFd opened(res);
   if (stage_ != Stage::Opening) {  // aborted meanwhile
-    io_uring_prep_close(sqe(Op::FileClose), res);
+    close_fd(opened, Op::FileClose);
     return;
   }
-  if (is_upload() && parent_fd_ < 0) {
-    parent_fd_ = res;
+  if (is_upload() && !parent_fd_) {
+    parent_fd_ = std::move(opened);
     const ftp::effect::Transfer& t = *transfer_;
     int flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW;
     const char* name = base_.c_str();
@@ -269,23 +300,25 @@ void DataChannel::on_file_opened(int res) {
     } else {
       flags |= O_CREAT | O_TRUNC;
     }
-    io_uring_prep_openat(sqe(Op::FileOpen), parent_fd_, name, flags, 0644);
+    io_uring_prep_openat(sqe(Op::FileOpen), parent_fd_.get(), name, flags, 0644);
     return;
   }
-  file_fd_ = res;
+  file_fd_ = std::move(opened);
   if (is_listing()) {
     list_format_ = transfer_->kind == TransferKind::Nlst   ? fs::ListFormat::Nlst
                    : transfer_->kind == TransferKind::Mlsd ? fs::ListFormat::Mlsd
                                                            : fs::ListFormat::List;
+    // The lister owns the directory fd from here; its reads are synchronous
+    // getdents64 calls, so no ring operation ever names it.
     lister_.emplace(
-        io::UniqueFd(file_fd_),
+        std::move(file_fd_),
         fs::ListerOptions{permissions_, static_cast<std::int64_t>(std::time(nullptr)), false});
-    file_fd_ = -1;  // the lister owns the directory fd now
     event_ = DataEvent{DataEvent::Kind::Starting, std::nullopt, {}};
     connect_if_needed();
     return;
   }
-  io_uring_prep_statx(sqe(Op::FileStat), file_fd_, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx_);
+  io_uring_prep_statx(sqe(Op::FileStat), file_fd_.get(), "", AT_EMPTY_PATH, STATX_BASIC_STATS,
+                      &stx_);
 }
 
 void DataChannel::on_file_stat(int res) {
@@ -306,16 +339,16 @@ void DataChannel::on_file_stat(int res) {
 
 void DataChannel::connect_if_needed() {
   stage_ = Stage::Waiting;
-  if (data_fd_ >= 0) return begin_pump();
+  if (data_fd_) return begin_pump();
   if (active_target_) {
-    data_fd_ = ::socket(active_target_->family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (data_fd_ < 0) return fail(Result::NoConnection, errno);
+    data_fd_ = io::UniqueFd(::socket(active_target_->family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!data_fd_) return fail(Result::NoConnection, errno);
     connecting_ = true;
-    io_uring_prep_connect(sqe(Op::DataConnect), data_fd_, active_target_->get(),
+    io_uring_prep_connect(sqe(Op::DataConnect), data_fd_.get(), active_target_->get(),
                           active_target_->length);
     return;
   }
-  if (listen_fd_ < 0) fail(Result::NoConnection, ENOTCONN);
+  if (!listen_fd_) fail(Result::NoConnection, ENOTCONN);
   // else: the accept armed at PASV time completes the wait.
 }
 
@@ -329,11 +362,11 @@ void DataChannel::begin_pump() {
     } else {
       int p[2];
       if (pipe2(p, O_CLOEXEC) != 0) return fail(Result::LocalError, errno);
-      pipe_[0] = p[0];
-      pipe_[1] = p[1];
+      pipe_read_ = io::UniqueFd(p[0]);
+      pipe_write_ = io::UniqueFd(p[1]);
       // A smaller pipe (pipe-max-size) only means more, shorter splices.
-      (void)fcntl(pipe_[1], F_SETPIPE_SZ, kPipeBytes);
-      const int size = fcntl(pipe_[1], F_GETPIPE_SZ);
+      (void)fcntl(pipe_write_.get(), F_SETPIPE_SZ, kPipeBytes);
+      const int size = fcntl(pipe_write_.get(), F_GETPIPE_SZ);
       pipe_capacity_ = size > 0 ? static_cast<std::size_t>(size) : 65536;
     }
   }
@@ -347,8 +380,8 @@ void DataChannel::finish_ok() {
     // The upload is complete: only now does it replace the target.
     stage_ = Stage::Finishing;
     finishing_ok_ = true;
-    io_uring_prep_renameat(sqe(Op::FileRename), parent_fd_, temp_name_.c_str(), parent_fd_,
-                           base_.c_str(), 0);
+    io_uring_prep_renameat(sqe(Op::FileRename), parent_fd_.get(), temp_name_.c_str(),
+                           parent_fd_.get(), base_.c_str(), 0);
     return;
   }
   outcome_ = {Result::Done, 0, bytes_, transfer_->kind == TransferKind::Stou ? base_ : ""};
@@ -364,9 +397,9 @@ void DataChannel::fail(Result r, int error) {
   }
   outcome_ = {r, error, bytes_, {}};
   stage_ = Stage::Finishing;
-  if (is_upload() && !temp_name_.empty() && parent_fd_ >= 0) {
+  if (is_upload() && !temp_name_.empty() && parent_fd_) {
     // Drop the partial temporary file; the previous target stays untouched.
-    io_uring_prep_unlinkat(sqe(Op::FileUnlink), parent_fd_, temp_name_.c_str(), 0);
+    io_uring_prep_unlinkat(sqe(Op::FileUnlink), parent_fd_.get(), temp_name_.c_str(), 0);
   }
   close_all();
 }
@@ -379,19 +412,25 @@ void DataChannel::abort() {
   fail(Result::Aborted, ECANCELED);
 }
 
+// Cancels whatever is in flight on our fds. The fds themselves are closed by
+// next_event() once every operation has completed (close_idle_fds): an fd is
+// never closed while an operation that names it may still run.
 void DataChannel::close_all() {
-  // Cancel whatever is in flight on our fds; completions then drain.
-  for (int fd : {data_fd_, file_fd_, pipe_[0], pipe_[1]}) {
-    if (fd >= 0) io_uring_prep_cancel_fd(submit_.untracked_sqe(), fd, IORING_ASYNC_CANCEL_ALL);
+  for (const io::UniqueFd* fd : {&data_fd_, &file_fd_, &pipe_read_, &pipe_write_}) {
+    if (*fd) {
+      io_uring_prep_cancel_fd(submit_.untracked_sqe(), fd->get(), IORING_ASYNC_CANCEL_ALL);
+    }
   }
-  lister_.reset();
+  lister_.reset();  // closes the directory fd at once: no ring operation uses it
   retire_listener();
-  if (!connecting_) close_fd(data_fd_, Op::DataClose);
+}
+
+void DataChannel::close_idle_fds() {
+  close_fd(data_fd_, Op::DataClose);
   close_fd(file_fd_, Op::FileClose);
-  close_fd(pipe_[0], Op::PipeClose);
-  close_fd(pipe_[1], Op::PipeClose);
-  // parent_fd_ may still be needed by a rename or unlink in flight: it is
-  // closed last, by next_event().
+  close_fd(pipe_read_, Op::PipeClose);
+  close_fd(pipe_write_, Op::PipeClose);
+  close_fd(parent_fd_, Op::FileClose);
 }
 
 void DataChannel::release_transfer_buffers() {
@@ -415,8 +454,8 @@ DataEvent DataChannel::next_event() {
     return e;
   }
   if (stage_ == Stage::Finishing && transfer_) {
-    // parent_fd_ is closed last, after a rename or unlink that used it.
-    if (parent_fd_ >= 0 && pending_ == 0) close_fd(parent_fd_, Op::FileClose);
+    // Every operation has completed: nothing names our fds any more.
+    if (pending_ == 0) close_idle_fds();
     if (pending_ == 0 && !has_open_fds()) {
       stage_ = Stage::Idle;
       transfer_.reset();
@@ -440,7 +479,7 @@ DataEvent DataChannel::on_completion(Op op, int res, std::uint32_t flags) {
     case Op::DataConnect:
       connecting_ = false;
       if (stage_ == Stage::Finishing) {
-        close_fd(data_fd_, Op::DataClose);
+        // closed with the rest once nothing is in flight
       } else if (res < 0) {
         fail(Result::NoConnection, -res);
       } else {
@@ -457,7 +496,7 @@ DataEvent DataChannel::on_completion(Op op, int res, std::uint32_t flags) {
       if (res < 0) {
         finishing_ok_ = false;
         outcome_ = {storage_result(-res), -res, bytes_, {}};
-        io_uring_prep_unlinkat(sqe(Op::FileUnlink), parent_fd_, temp_name_.c_str(), 0);
+        io_uring_prep_unlinkat(sqe(Op::FileUnlink), parent_fd_.get(), temp_name_.c_str(), 0);
       } else {
         outcome_ = {Result::Done, 0, bytes_, {}};
       }

@@ -125,7 +125,11 @@ class DataChannel {
   // its control connection).
   // control_certificate: fingerprint of the control connection's verified
   // client certificate (empty if none); a data connection must not show another.
-  void start(int root_fd, std::uint8_t permissions, const ftp::effect::Transfer& t,
+  // Refused (false, nothing submitted, no event) unless is_idle_for_transfer():
+  // a transfer never starts on a channel whose previous transfer still has
+  // operations or descriptors to drain. The caller answers 425 then.
+  // (Not [[nodiscard]] yet only so that today's caller builds; it will be.)
+  bool start(int root_fd, std::uint8_t permissions, const ftp::effect::Transfer& t,
              tls::ExpectedOrigin expected, std::string control_certificate);
   // ABOR, or the session is closing: stop, close everything, report Aborted.
   void abort();
@@ -141,7 +145,16 @@ class DataChannel {
   [[nodiscard]] DataEvent on_tick(Clock::time_point now);
 
   [[nodiscard]] bool is_transferring() const noexcept { return transfer_.has_value(); }
+  // True from construction, and again once a transfer's Finished has been
+  // returned (every operation it started has completed and each of its fds
+  // was closed); false from start() until then. A passive listener or an
+  // accepted data connection waiting for the next transfer does not count.
+  [[nodiscard]] bool is_idle_for_transfer() const noexcept { return !transfer_.has_value(); }
   [[nodiscard]] bool is_idle() const noexcept { return pending_ == 0 && !has_open_fds(); }
+  // The user-space buffers the channel holds now (transfer buffers, the
+  // upload's provided-buffer ring, the listing's getdents buffer, TLS
+  // ciphertext waiting to be sent); not the kernel's pipe or socket buffers.
+  [[nodiscard]] std::size_t memory_bytes() const noexcept;
   // Drops the passive listener / accepted connection when no transfer uses them.
   void release_idle();
 
@@ -166,12 +179,15 @@ class DataChannel {
   void on_file_stat(int res);
   void connect_if_needed();
   void begin_pump();
-  void fill_listing();
+  // One DirectoryLister batch; false when the listing failed (451).
+  [[nodiscard]] bool fill_listing();
+  void yield_turn();
   void convert_ascii_out(std::string_view in);
   void fail(ftp::TransferOutcome::Result r, int error);
   void finish_ok();
   void close_all();
-  void close_fd(int& fd, Op op);
+  void close_fd(io::UniqueFd& fd, Op op);
+  void close_idle_fds();
   void release_transfer_buffers();
   // Clear transfers (data_pump.cpp).
   void pump();
@@ -216,13 +232,19 @@ class DataChannel {
   unsigned pending_ = 0;  // operations in flight (a multishot one counts once)
   io::SocketAddress control_peer_;
   std::optional<io::SocketAddress> active_target_;
-  int listen_fd_ = -1;
-  int data_fd_ = -1;
-  int file_fd_ = -1;
-  int parent_fd_ = -1;
-  int pipe_[2] = {-1, -1};
+  io::UniqueFd listen_fd_;
+  io::UniqueFd data_fd_;
+  io::UniqueFd file_fd_;
+  io::UniqueFd parent_fd_;
+  io::UniqueFd pipe_read_;
+  io::UniqueFd pipe_write_;
+  // Listeners of earlier PASVs whose cancelled accept has not completed yet:
+  // closed when the last of those accepts has.
+  std::vector<io::UniqueFd> retiring_listeners_;
+  unsigned retiring_accepts_ = 0;
   bool connecting_ = false;
   bool accept_armed_ = false;
+  bool yielding_ = false;           // listings: a NOP stands in for a send (empty batch)
   std::uint16_t passive_port_ = 0;  // the current listener's port
 
   std::optional<ftp::effect::Transfer> transfer_;

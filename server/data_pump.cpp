@@ -38,45 +38,64 @@ void DataChannel::pump() {
   if (stage_ != Stage::Pumping) return;
   if (is_listing()) {
     if (buffer_sent_ < buffer_.size()) {
-      io_uring_prep_send(sqe(Op::DataSend), data_fd_, buffer_.data() + buffer_sent_,
+      io_uring_prep_send(sqe(Op::DataSend), data_fd_.get(), buffer_.data() + buffer_sent_,
                          buffer_.size() - buffer_sent_, MSG_NOSIGNAL);
       return;
     }
     if (eof_) return finish_ok();
-    fill_listing();
-    if (buffer_.empty() && eof_) return finish_ok();
-    return pump();
+    // One batch per turn: the send's completion brings the next one.
+    if (!fill_listing()) return;
+    if (!buffer_.empty()) return pump();
+    if (eof_) return finish_ok();
+    return yield_turn();  // a batch of skipped entries: go on next turn
   }
   if (is_binary()) return is_upload() ? clear_upload_step() : splice_download();
   if (!is_upload()) {  // ASCII RETR
     if (buffer_sent_ < buffer_.size()) {
-      io_uring_prep_send(sqe(Op::DataSend), data_fd_, buffer_.data() + buffer_sent_,
+      io_uring_prep_send(sqe(Op::DataSend), data_fd_.get(), buffer_.data() + buffer_sent_,
                          buffer_.size() - buffer_sent_, MSG_NOSIGNAL);
       return;
     }
     if (remaining_ == 0) return finish_ok();
     read_buffer_.resize(
         static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, kBufferBytes)));
-    io_uring_prep_read(sqe(Op::FileRead), file_fd_, read_buffer_.data(),
+    io_uring_prep_read(sqe(Op::FileRead), file_fd_.get(), read_buffer_.data(),
                        static_cast<unsigned>(read_buffer_.size()), file_offset_);
     return;
   }
   // ASCII uploads: always at explicit offsets (APPE starts at the file's size).
   if (buffer_sent_ < buffer_.size()) {
-    io_uring_prep_write(sqe(Op::FileWrite), file_fd_, buffer_.data() + buffer_sent_,
+    io_uring_prep_write(sqe(Op::FileWrite), file_fd_.get(), buffer_.data() + buffer_sent_,
                         static_cast<unsigned>(buffer_.size() - buffer_sent_), file_offset_);
     return;
   }
   if (eof_) return finish_ok();
   read_buffer_.resize(kBufferBytes);
-  io_uring_prep_recv(sqe(Op::DataRecv), data_fd_, read_buffer_.data(), read_buffer_.size(), 0);
+  io_uring_prep_recv(sqe(Op::DataRecv), data_fd_.get(), read_buffer_.data(), read_buffer_.size(),
+                     0);
 }
 
-void DataChannel::fill_listing() {
+bool DataChannel::fill_listing() {
   buffer_.clear();
   buffer_sent_ = 0;
   // Bounded work per loop turn: a huge directory never stalls other sessions.
   eof_ = !lister_->fill(buffer_, kListBatch, list_format_);
+  if (eof_ && lister_->error()) {
+    // A listing cut short is not a listing: 451, never 226.
+    buffer_.clear();
+    log_.warn(who_, "listing failed: " + lister_->error().message());
+    fail(Result::LocalError, lister_->error().value());
+    return false;
+  }
+  return true;
+}
+
+// A NOP stands in for the send an empty batch does not need, so the next
+// batch is listed on the next loop turn (its completion comes as a DataSend
+// of 0 bytes). Only when no send is in flight: then no DataSend is ambiguous.
+void DataChannel::yield_turn() {
+  io_uring_prep_nop(sqe(Op::DataSend));
+  yielding_ = true;
 }
 
 void DataChannel::convert_ascii_out(std::string_view in) {
@@ -89,6 +108,11 @@ void DataChannel::convert_ascii_out(std::string_view in) {
 }
 
 void DataChannel::on_pump(Op op, int res, std::uint32_t flags) {
+  if (op == Op::DataSend && yielding_) {
+    yielding_ = false;
+    if (stage_ != Stage::Pumping) return;
+    return tls_ ? tls_step() : pump();
+  }
   if (stage_ != Stage::Pumping) return;
   if (tls_) return on_tls_pump(op, res, flags);
   if (op == Op::DataRecv && is_binary()) {
@@ -118,16 +142,16 @@ void DataChannel::on_pump(Op op, int res, std::uint32_t flags) {
 void DataChannel::splice_download() {
   if (!splice_out_busy_ && in_pipe_ > 0) {
     const std::size_t n = std::min(in_pipe_, std::max<std::size_t>(pipe_capacity_ / 2, 4096));
-    io_uring_prep_splice(sqe(Op::SpliceOut), pipe_[0], -1, data_fd_, -1, static_cast<unsigned>(n),
-                         SPLICE_F_MOVE);
+    io_uring_prep_splice(sqe(Op::SpliceOut), pipe_read_.get(), -1, data_fd_.get(), -1,
+                         static_cast<unsigned>(n), SPLICE_F_MOVE);
     splice_out_busy_ = true;
   }
   // Only what fits: a SpliceIn never has to wait for the SpliceOut.
   if (!splice_in_busy_ && remaining_ > 0 && in_pipe_ < pipe_capacity_) {
     const auto n =
         static_cast<unsigned>(std::min<std::uint64_t>(remaining_, pipe_capacity_ - in_pipe_));
-    io_uring_prep_splice(sqe(Op::SpliceIn), file_fd_, static_cast<std::int64_t>(file_offset_),
-                         pipe_[1], -1, n, SPLICE_F_MOVE);
+    io_uring_prep_splice(sqe(Op::SpliceIn), file_fd_.get(), static_cast<std::int64_t>(file_offset_),
+                         pipe_write_.get(), -1, n, SPLICE_F_MOVE);
     splice_in_busy_ = true;
   }
   if (!splice_in_busy_ && !splice_out_busy_ && remaining_ == 0 && in_pipe_ == 0) finish_ok();
@@ -207,7 +231,7 @@ bool DataChannel::make_receive_buffers() {
 
 void DataChannel::arm_multishot_receive() {
   io_uring_sqe* s = sqe(Op::DataRecv);
-  io_uring_prep_recv_multishot(s, data_fd_, nullptr, 0, 0);
+  io_uring_prep_recv_multishot(s, data_fd_.get(), nullptr, 0, 0);
   s->flags |= IOSQE_BUFFER_SELECT;
   s->buf_group = receive_buffers_->group_id();
   receive_armed_ = true;
@@ -249,8 +273,8 @@ void DataChannel::write_received() {
     const ReceivedQueue::Entry& e = received_.at(n);
     write_iov_[n] = iovec{receive_buffers_->data(e.id) + e.offset, e.unconsumed()};
   }
-  io_uring_prep_writev(sqe(Op::FileWrite), file_fd_, write_iov_.data(), static_cast<unsigned>(n),
-                       file_offset_);
+  io_uring_prep_writev(sqe(Op::FileWrite), file_fd_.get(), write_iov_.data(),
+                       static_cast<unsigned>(n), file_offset_);
   write_busy_ = true;
 }
 

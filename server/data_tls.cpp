@@ -78,7 +78,8 @@ void DataChannel::tls_step() {
   if (!tls_->is_handshake_done()) {
     tls_flush();
     if (!receive_armed_) {
-      io_uring_prep_recv(sqe(Op::DataRecv), data_fd_, read_buffer_.data(), read_buffer_.size(), 0);
+      io_uring_prep_recv(sqe(Op::DataRecv), data_fd_.get(), read_buffer_.data(),
+                         read_buffer_.size(), 0);
       receive_armed_ = true;
     }
     return;
@@ -96,7 +97,7 @@ void DataChannel::tls_flush() {
     cipher_sent_ = 0;
   }
   // MSG_WAITALL: the ring retries a short send itself.
-  io_uring_prep_send(sqe(Op::DataSend), data_fd_, cipher_send_.data() + cipher_sent_,
+  io_uring_prep_send(sqe(Op::DataSend), data_fd_.get(), cipher_send_.data() + cipher_sent_,
                      cipher_send_.size() - cipher_sent_, MSG_NOSIGNAL | MSG_WAITALL);
   send_busy_ = true;
 }
@@ -126,16 +127,19 @@ void DataChannel::tls_download_step() {
     return;
   }
   if (is_listing()) {
-    // At most about one chunk of sealed bytes waits behind the send in flight.
-    while (!eof_ && tls_->pending_ciphertext().size() < kReadBytes && stage_ == Stage::Pumping) {
-      fill_listing();
+    // One batch per turn (each completion is a turn): seal it behind the
+    // send in flight, or send it now.
+    if (!eof_ && tls_->pending_ciphertext().size() < kReadBytes) {
+      if (!fill_listing()) return;
       bytes_ += buffer_.size();
       tls_seal(buffer_);
       buffer_.clear();
+      if (stage_ != Stage::Pumping) return;
     }
-    if (stage_ != Stage::Pumping) return;
     if (eof_) return tls_end_with_close_notify();
-    return tls_flush();
+    tls_flush();
+    if (!send_busy_) yield_turn();  // a batch of skipped entries: go on next turn
+    return;
   }
   if (remaining_ == 0) {
     if (!read_busy_) tls_end_with_close_notify();
@@ -149,7 +153,7 @@ void DataChannel::tls_read_next() {
   if (read_busy_ || remaining_ == 0 || tls_->pending_ciphertext().size() >= kReadBytes) return;
   std::vector<std::byte>& slot = plain_[fill_slot_];
   const auto n = static_cast<unsigned>(std::min<std::uint64_t>(remaining_, slot.size()));
-  io_uring_prep_read(sqe(Op::FileRead), file_fd_, slot.data(), n, file_offset_);
+  io_uring_prep_read(sqe(Op::FileRead), file_fd_.get(), slot.data(), n, file_offset_);
   read_busy_ = true;
 }
 
@@ -259,7 +263,7 @@ void DataChannel::tls_write_plaintext() {
   const unsigned slot = fill_slot_;
   fill_slot_ ^= 1;  // the other buffer is empty: its write has completed
   plain_written_ = 0;
-  io_uring_prep_write(sqe(Op::FileWrite), file_fd_, plain_[slot].data(),
+  io_uring_prep_write(sqe(Op::FileWrite), file_fd_.get(), plain_[slot].data(),
                       static_cast<unsigned>(plain_fill_[slot]), file_offset_);
   write_busy_ = true;
 }
@@ -315,9 +319,9 @@ void DataChannel::on_tls_pump(Op op, int res, std::uint32_t flags) {
       plain_written_ += n;
       file_offset_ += n;
       if (plain_written_ < plain_fill_[slot]) {  // short write: the rest
-        io_uring_prep_write(sqe(Op::FileWrite), file_fd_, plain_[slot].data() + plain_written_,
-                            static_cast<unsigned>(plain_fill_[slot] - plain_written_),
-                            file_offset_);
+        io_uring_prep_write(
+            sqe(Op::FileWrite), file_fd_.get(), plain_[slot].data() + plain_written_,
+            static_cast<unsigned>(plain_fill_[slot] - plain_written_), file_offset_);
         return;
       }
       plain_fill_[slot] = 0;

@@ -162,8 +162,11 @@ class DataChannelTest : public ::testing::Test {
       if (fd) client(fd.get());
     });
     ch_.set_active(target_);
-    ch_.start(root_.get(), 0xFF,
-              ftp::effect::Transfer{kind, "/" + name, name, offset, type, protect}, {}, "");
+    EXPECT_TRUE(ch_.is_idle_for_transfer());
+    ASSERT_TRUE(ch_.start(root_.get(), 0xFF,
+                          ftp::effect::Transfer{kind, "/" + name, name, offset, type, protect}, {},
+                          ""));
+    EXPECT_FALSE(ch_.is_idle_for_transfer());
     collect(ch_.next_event());
   }
 
