@@ -30,17 +30,6 @@ xferlog = "@TMP@/xferlog"
 """
 
 
-def send_timeout_line(seconds):
-    """The send-timeout setting when the binary knows it (else "": the table
-    then says the server never closed the attackers)."""
-    tmp = harness.make_tmpdir("ringftpd-probe-")
-    path = os.path.join(tmp, "probe.toml")
-    with open(path, "w") as f:
-        f.write('state_dir = "%s"\n[limits]\nsend_timeout_seconds = %d\n' % (tmp, seconds))
-    r = harness.run_binary(["--check-config", "--config", path])
-    return "send_timeout_seconds = %d" % seconds if r.returncode == 0 else ""
-
-
 def start(kind, ports, workers, send_timeout):
     template = (CLEAR_CONFIG if kind == "clear" else TLS_CONFIG).replace(
         '[log]\nlevel = "debug"\n', "")
@@ -193,7 +182,7 @@ def main():
         args.drain = args.send_timeout + 10.0
     if not harness.BINARY or not os.access(harness.BINARY, os.X_OK):
         sys.exit("RINGFTPD_BIN must name the ringftpd binary")
-    send_timeout = send_timeout_line(args.send_timeout)
+    send_timeout = hostile.send_timeout_line(args.send_timeout)
     print("# ringftpd hostile-network figures: %s, %s" % (
         time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), harness.BINARY))
     if args.only in (None, "attack"):

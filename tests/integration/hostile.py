@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import re
 import select
+import shutil
 import socket
 import ssl
 import threading
@@ -28,7 +29,7 @@ import time
 
 from clients import (FULL_PASS, FULL_USER, HOST, IO_TIMEOUT, ReusingFTP_TLS, close_ftp, parse_pasv,
                      tls_client_context)
-from harness import ControlConnection, run_binary
+from harness import ControlConnection, make_tmpdir, run_binary
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -155,6 +156,21 @@ class PssSampler:
         self._stop.set()
         self._thread.join(timeout=5)
         return self.peak
+
+
+def send_timeout_line(seconds):
+    """`send_timeout_seconds = <seconds>` if this binary's [limits] knows the
+    setting (asked with --check-config), else "" (callers then report that the
+    server has no send timeout rather than fail to start)."""
+    tmp = make_tmpdir("ringftpd-probe-")
+    try:
+        path = os.path.join(tmp, "probe.toml")
+        with open(path, "w") as f:
+            f.write('state_dir = "%s"\n[limits]\nsend_timeout_seconds = %d\n' % (tmp, seconds))
+        r = run_binary(["--check-config", "--config", path])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return "send_timeout_seconds = %d" % seconds if r.returncode == 0 else ""
 
 
 def percentile(values, p):

@@ -20,7 +20,7 @@ import time
 import unittest
 
 from clients import CLEAR_CONFIG, TLS_CONFIG, _start_server, write_file
-from harness import TestCase, run_binary, make_tmpdir
+from harness import TestCase
 import hostile
 
 MIB = hostile.MIB
@@ -43,14 +43,7 @@ xferlog = "@TMP@/xferlog"
 
 
 def send_timeout_line():
-    """The send-timeout setting if this binary knows it, else "" (the tests
-    that need it then fail by name instead of failing to start)."""
-    tmp = make_tmpdir("ringftpd-probe-")
-    path = os.path.join(tmp, "probe.toml")
-    with open(path, "w") as f:
-        f.write('state_dir = "%s"\n[limits]\nsend_timeout_seconds = %d\n' % (tmp, SEND_TIMEOUT))
-    r = run_binary(["--check-config", "--config", path])
-    return "send_timeout_seconds = %d" % SEND_TIMEOUT if r.returncode == 0 else ""
+    return hostile.send_timeout_line(SEND_TIMEOUT)
 
 
 def start(kind, ports, workers):
