@@ -426,6 +426,7 @@ class _Control(ControlConnection):
         super().__init__(port, timeout=IO_TIMEOUT)
         self.tls, self.ctx = tls, ctx
         self.finals = []
+        self.deferred = 0  # replies that came only after an older data socket closed
         self.reply_for(220)
         if tls:
             self.start_tls()
@@ -466,11 +467,30 @@ class _Control(ControlConnection):
         addr, dport = parse_pasv(text)
         return socket.create_connection((addr, dport), timeout=IO_TIMEOUT)
 
-    def retr(self, name):
+    def retr(self, name, data_open=None, wait=None):
         """Sends RETR; True when the transfer started (150), False when refused
-        (425/450: the channel is busy)."""
+        (425/450: the channel is busy). With data_open (an older data socket
+        left unread), a reply that has not come within `wait` seconds is waited
+        for again after that socket is closed (a server that defers the command
+        until the older transfer ends)."""
         self.send("RETR " + name)
-        code, _ = self.reply_for(125, 150, 425, 450)
+        codes = (125, 150, 425, 450)
+        if data_open is None:
+            return self.reply_for(*codes)[0] in (125, 150)
+        self.sock.settimeout(wait)
+        try:
+            code, _ = self.reply_for(*codes)
+        except (socket.timeout, TimeoutError):
+            _close_quietly(data_open)
+            self.deferred += 1
+            self.sock.settimeout(IO_TIMEOUT)
+            try:
+                code, _ = self.reply_for(*codes)
+            except (socket.timeout, TimeoutError):
+                raise AssertionError("no reply to RETR within %s s of the older data "
+                                     "connection's close" % IO_TIMEOUT) from None
+        finally:
+            self.sock.settimeout(IO_TIMEOUT)
         return code in (125, 150)
 
     def wrap_data(self, data):
@@ -493,6 +513,7 @@ class _Control(ControlConnection):
             except (socket.timeout, TimeoutError):
                 _close_quietly(data_open)
                 closed = True
+                self.deferred += 1
                 self.sock.settimeout(IO_TIMEOUT)
                 self.reply_for(220)
             finally:
@@ -653,15 +674,17 @@ def rein_rounds(port, rounds, name, chunks=16, wait=2.0):
     """The issue's reproduction on one clear control connection: `rounds` times
     login, PASV, RETR read slowly, REIN, leaving the old data connection open
     and unread until the next RETR has been answered (a server that finishes the
-    transfer before its 220 gets the connection closed after `wait` s). Returns
-    a dict like churn()'s plus refused (RETRs answered 425/450)."""
+    transfer before REIN's 220, or defers the next RETR until it ends, gets the
+    connection closed after `wait` s). Returns a dict like churn()'s plus
+    refused (RETRs answered 425/450) and deferred (replies that came only after
+    the old data connection was closed)."""
     c = _Control(port, False, None)
     transfers, refused, old = 0, 0, None
     t0 = time.monotonic()
     try:
         for _ in range(rounds):
             data = c.open_data()
-            started = c.retr(name)
+            started = c.retr(name, data_open=old, wait=wait)
             if old is not None:
                 _close_quietly(old)
                 old = None
@@ -687,7 +710,7 @@ def rein_rounds(port, rounds, name, chunks=16, wait=2.0):
     bad = [] if len(c.finals) == transfers else [
         "%d transfers got %d final replies %r" % (transfers, len(c.finals), c.finals)]
     return {"transfers": transfers, "finals": finals, "bad": bad, "refused": refused,
-            "seconds": time.monotonic() - t0}
+            "deferred": c.deferred, "seconds": time.monotonic() - t0}
 
 
 def touch_receive_buffers(port, tls, count=2048):

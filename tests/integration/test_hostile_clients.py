@@ -232,7 +232,8 @@ class ReinDuringTransferTest(ChurnCase):
                          warm_transfers=1)
         # A RETR refused (425/450) because the old transfer still runs is
         # allowed (never two transfers on one channel); it is reported.
-        print("RETRs refused after REIN: %d" % r["refused"])
+        print("RETRs refused after REIN: %d; replies that waited for the old data connection "
+              "to close: %d" % (r["refused"], r["deferred"]))
         self.assertTrue(set(r["finals"]) <= {226, 426}, r["finals"])
 
 
