@@ -1,11 +1,7 @@
 #include "server/log.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <ctime>
-#include <system_error>
+#include <utility>
 
 namespace ringftpd::server {
 namespace {
@@ -26,11 +22,10 @@ std::string_view level_name(config::LogLevel level) {
 
 }  // namespace
 
-Log::Log(config::LogLevel level, const std::string& path) : level_(level) {
-  if (path.empty()) return;
-  file_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
-  if (!file_) throw std::system_error(errno, std::generic_category(), path);
-}
+Log::Log(config::LogLevel level, const std::string& path)
+    : level_(level), sink_(path.empty() ? LineSink::for_stderr() : LineSink::open_append(path)) {}
+
+Log::Log(config::LogLevel level, LineSink sink) : level_(level), sink_(std::move(sink)) {}
 
 void Log::write(config::LogLevel level, std::string_view who, std::string_view text) noexcept {
   if (!enabled(level)) return;
@@ -45,8 +40,7 @@ void Log::write(config::LogLevel level, std::string_view who, std::string_view t
   if (!who.empty()) line.append("[").append(who).append("] ");
   for (char c : text) line.push_back((c == '\n' || c == '\r') ? ' ' : c);  // one event, one line
   line.push_back('\n');
-  const int fd = file_ ? file_.get() : STDERR_FILENO;
-  [[maybe_unused]] const ssize_t rc = ::write(fd, line.data(), line.size());
+  sink_.write_line(line);
 }
 
 }  // namespace ringftpd::server

@@ -1,19 +1,14 @@
 #include "server/transfer_log.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <ctime>
-#include <system_error>
+#include <utility>
 
 namespace ringftpd::server {
 
-TransferLog::TransferLog(const std::string& path) {
-  if (path.empty()) return;
-  fd_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
-  if (!fd_) throw std::system_error(errno, std::generic_category(), path);
-}
+TransferLog::TransferLog(const std::string& path)
+    : sink_(path.empty() ? LineSink() : LineSink::open_append(path)) {}
+
+TransferLog::TransferLog(LineSink sink) : sink_(std::move(sink)) {}
 
 std::string TransferLog::format(const TransferRecord& r, std::int64_t now) {
   char stamp[32];
@@ -40,9 +35,8 @@ std::string TransferLog::format(const TransferRecord& r, std::int64_t now) {
 }
 
 void TransferLog::write(const TransferRecord& r) noexcept {
-  if (!fd_) return;
-  const std::string line = format(r, std::time(nullptr));
-  [[maybe_unused]] const ssize_t rc = ::write(fd_.get(), line.data(), line.size());
+  if (!sink_.enabled()) return;
+  sink_.write_line(format(r, std::time(nullptr)));
 }
 
 }  // namespace ringftpd::server

@@ -1,15 +1,18 @@
 // The transfer log: one line per transfer in the wu-ftpd xferlog format that
 // operators' tools (xferstats, webalizer, fail2ban filters) read:
 //   Mon Nov 23 10:00:00 2026 1 127.0.0.1 1048576 /pub/f.bin b _ o r alice ftp 0 * c
-// One write(2) per line on an O_APPEND file, so lines of several workers never
-// interleave. Disabled when no file is configured.
+// Written through a LineSink (line_sink.hpp): one write per line on an
+// O_APPEND file, so lines of several workers never interleave; never blocking
+// (a FIFO read by a slow consumer queues, then drops whole lines, counted in
+// `log_lines_dropped`). Disabled when no file is configured. A forked child
+// calls after_fork() before its first line.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-#include "io/unique_fd.hpp"
+#include "server/line_sink.hpp"
 
 namespace ringftpd::server {
 
@@ -30,12 +33,18 @@ class TransferLog {
   // path empty = disabled. Throws std::system_error if it cannot be opened.
   explicit TransferLog(const std::string& path);
   void write(const TransferRecord& r) noexcept;
+  // Takes a sink as it is (tests).
+  explicit TransferLog(LineSink sink);
   // -1 when disabled; for the fork hygiene's keep-list.
-  [[nodiscard]] int fd() const noexcept { return fd_ ? fd_.get() : -1; }
+  [[nodiscard]] int fd() const noexcept { return sink_.fd(); }
+  void flush() noexcept { sink_.flush(); }
+  bool drain(std::chrono::milliseconds budget) noexcept { return sink_.drain(budget); }
+  [[nodiscard]] std::uint64_t take_dropped() noexcept { return sink_.take_dropped(); }
+  void after_fork() noexcept { sink_.after_fork(); }
   [[nodiscard]] static std::string format(const TransferRecord& r, std::int64_t now);
 
  private:
-  io::UniqueFd fd_;
+  LineSink sink_;
 };
 
 }  // namespace ringftpd::server

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <system_error>
 
@@ -19,11 +20,19 @@ constexpr std::uint16_t kControlBufferGroup = 1;
 constexpr unsigned kControlBuffers = 1024;  // shared by every control session
 constexpr unsigned kControlBufferBytes = 4096;
 constexpr std::size_t kScratchBytes = 16 * 1024;  // one TLS record of plaintext
+// Below this many free session slots, a listener accepts one connection per
+// request instead of multishot: a burst of connections at capacity then costs
+// one descriptor at a time (refused and closed at once), not one each before
+// the loop gets to refuse them, which could take the descriptors a login or a
+// transfer needs.
+constexpr std::uint32_t kMultishotAcceptMargin = 64;
+// At exit, queued log lines get this long to reach a slow reader.
+constexpr std::chrono::milliseconds kLogDrainAtExit{500};
 
 sigset_t server_signals() {
   sigset_t set;
   sigemptyset(&set);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD}) {
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGPIPE}) {
     sigaddset(&set, sig);
   }
   return set;
@@ -66,14 +75,33 @@ Worker::Worker(WorkerOptions options, Log& log, TransferLog& xferlog, WorkerCoun
       xferlog_(xferlog),
       tls_context_(options.tls_context),
       scratch_(kScratchBytes),
-      sessions_(config_->limits.max_sessions),
-      accept_paused_(listeners_.size(), false) {
+      budget_(plan_fd_budget(nofile_limit(), count_open_fds(), config_->limits.max_sessions)),
+      sessions_(budget_.capacity),
+      own_addresses_(options.address_table == nullptr
+                         ? std::make_unique<AddressTable>(
+                               AddressTable::slots_for(config_->limits.max_sessions))
+                         : nullptr),
+      addresses_(options.address_table != nullptr ? options.address_table : own_addresses_.get()),
+      self_(getpid()),
+      accept_paused_(listeners_.size(), false),
+      accept_downgrading_(listeners_.size(), false) {
   tick_interval_.tv_sec = 1;
+  counters_.set(Counter::SessionCapacity, budget_.capacity);
+  log_.info(name_, budget_.describe());
+}
+
+bool Worker::near_capacity() const noexcept {
+  return sessions_.size() + kMultishotAcceptMargin >= budget_.capacity;
 }
 
 void Worker::arm_accept(std::uint32_t index) {
   io_uring_sqe* sqe = ring_.sqe(worker_tag(Op::Accept, index));
-  io_uring_prep_multishot_accept(sqe, listeners_[index].fd.get(), nullptr, nullptr, SOCK_CLOEXEC);
+  accept_downgrading_[index] = false;
+  if (near_capacity()) {
+    io_uring_prep_accept(sqe, listeners_[index].fd.get(), nullptr, nullptr, SOCK_CLOEXEC);
+  } else {
+    io_uring_prep_multishot_accept(sqe, listeners_[index].fd.get(), nullptr, nullptr, SOCK_CLOEXEC);
+  }
 }
 
 void Worker::arm_signal_read() {
@@ -101,7 +129,14 @@ int Worker::run() {
         [this](std::uint64_t data, int res, std::uint32_t flags) { dispatch(data, res, flags); });
   }
   log_.info(name_, "stopped");
+  log_.drain(kLogDrainAtExit);
+  xferlog_.drain(kLogDrainAtExit);
+  collect_log_drops();
   return 0;
+}
+
+void Worker::collect_log_drops() noexcept {
+  counters_.add(Counter::LogLinesDropped, log_.take_dropped() + xferlog_.take_dropped());
 }
 
 void Worker::dispatch(std::uint64_t user_data, int res, std::uint32_t flags) noexcept {
@@ -138,8 +173,9 @@ void Worker::dispatch(std::uint64_t user_data, int res, std::uint32_t flags) noe
 
 void Worker::release_if_finished(std::uint32_t slot, ControlSession& s) noexcept {
   if (!s.is_finished()) return;
-  const auto it = sessions_per_address_.find(s.peer().ip());
-  if (it != sessions_per_address_.end() && --it->second == 0) sessions_per_address_.erase(it);
+  if (!addresses_->release(address_key(s.peer()), self_)) {
+    log_.error(name_, "bug: a session's address was not in the address table");
+  }
   sessions_.release(slot);
   counters_.sub(Counter::SessionsActive);
 }
@@ -159,6 +195,11 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
     return;
   }
   if (!(flags & IORING_CQE_F_MORE) && accepting_ && !accept_paused_[index]) arm_accept(index);
+  if ((flags & IORING_CQE_F_MORE) && !accept_downgrading_[index] && near_capacity()) {
+    // End the multishot accept; its last completion re-arms one at a time.
+    accept_downgrading_[index] = true;
+    io_uring_prep_cancel_fd(ring_.sqe(io::kIgnoredTag), listeners_[index].fd.get(), 0);
+  }
   if (res < 0) {
     if (res != -ECANCELED) log_.warn(name_, std::string("accept: ") + std::strerror(-res));
     return;
@@ -180,22 +221,36 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
   const auto peer = io::peer_address(fd.get());
   const auto local = io::local_address(fd.get());
   if (!peer || !local) return;  // the peer is already gone
+  // At capacity the worker still has the descriptors to say so (the budget
+  // keeps a reserve): a clean 421 now, never a failed login later.
+  if (sessions_.full()) {
+    refuse(std::move(fd), Counter::SessionsRefusedCapacity,
+           "421 Too many sessions, try again later.\r\n", *peer,
+           "worker at capacity (" + std::to_string(budget_.capacity) + " sessions)");
+    return;
+  }
   const auto& limits = config_->limits;
-  if (sessions_.full() ||
-      (all_counters_ != nullptr && all_counters_->active_sessions() >= limits.max_sessions)) {
-    counters_.add(Counter::SessionsRefused);
-    reject(std::move(fd), "421 Too many sessions, try again later.\r\n");
-    log_.warn(peer->to_string(), "refused: max_sessions reached");
+  if (all_counters_ != nullptr && all_counters_->active_sessions() >= limits.max_sessions) {
+    refuse(std::move(fd), Counter::SessionsRefused, "421 Too many sessions, try again later.\r\n",
+           *peer, "max_sessions reached");
     return;
   }
-  std::uint32_t& per_address = sessions_per_address_[peer->ip()];
-  if (per_address >= limits.max_sessions_per_address) {
-    counters_.add(Counter::SessionsRefused);
-    reject(std::move(fd), "421 Too many sessions from your address.\r\n");
-    log_.warn(peer->to_string(), "refused: max_sessions_per_address reached");
-    return;
+  switch (addresses_->admit(address_key(*peer), limits.max_sessions_per_address, self_)) {
+    case Admission::Admitted:
+      break;
+    case Admission::OverLimit:
+      refuse(std::move(fd), Counter::SessionsRefusedPerAddress,
+             "421 Too many sessions from your address.\r\n", *peer,
+             "max_sessions_per_address reached");
+      return;
+    case Admission::TableFull:
+    case Admission::LockFailed:
+      // Fail closed: a session the table cannot count is not admitted.
+      refuse(std::move(fd), Counter::SessionsRefusedAddressTable,
+             "421 Too many sessions, try again later.\r\n", *peer,
+             "the per-address table has no room for this address");
+      return;
   }
-  ++per_address;
   counters_.add(Counter::SessionsTotal);
   counters_.add(Counter::SessionsActive);
   const auto [slot, generation] = sessions_.reserve();
@@ -206,6 +261,14 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
   ControlSession& s = *session;
   sessions_.install(slot, std::move(session));
   s.start();
+}
+
+void Worker::refuse(io::UniqueFd fd, Counter reason, std::string_view reply,
+                    const io::SocketAddress& peer, std::string_view why) noexcept {
+  counters_.add(Counter::SessionsRefused);
+  if (reason != Counter::SessionsRefused) counters_.add(reason);
+  reject(std::move(fd), reply);
+  log_.warn(peer.to_string(), std::string("refused: ") + std::string(why));
 }
 
 void Worker::reject(io::UniqueFd fd, std::string_view why) noexcept {
@@ -308,6 +371,10 @@ void Worker::on_tick() noexcept {
   }
   const auto now = ControlSession::Clock::now();
   sessions_.for_each([now](ControlSession& s) { s.on_tick(now); });
+  // Log lines a slow reader left queued go out now (without waiting).
+  log_.flush();
+  xferlog_.flush();
+  collect_log_drops();
   arm_tick();
 }
 

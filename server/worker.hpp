@@ -10,8 +10,8 @@
 #include <sys/signalfd.h>
 
 #include <memory>
+#include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "config/config.hpp"
@@ -21,7 +21,9 @@
 #include "server/auth_link.hpp"
 #include "server/control_session.hpp"
 #include "server/data_channel.hpp"
+#include "server/fd_budget.hpp"
 #include "server/log.hpp"
+#include "server/process/address_table.hpp"
 #include "server/process/counters.hpp"
 #include "server/session_table.hpp"
 #include "server/transfer_log.hpp"
@@ -37,7 +39,9 @@ struct ListenSocket {
 // Blocks the signals the server's processes read through signalfds (SIGTERM,
 // SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD) in the calling thread;
 // threads and processes created afterwards inherit the mask. Call before
-// starting any thread, so that no helper thread ever takes one.
+// starting any thread, so that no helper thread ever takes one. SIGPIPE is
+// blocked too: a log pipe whose reader went away (or any write to a broken
+// pipe) returns EPIPE instead of killing the process.
 void block_server_signals();
 
 struct WorkerOptions {
@@ -50,6 +54,10 @@ struct WorkerOptions {
   // Every worker's counters, for the server-wide max_sessions; null: this
   // worker's own sessions are all there are.
   const CounterRegion* all_counters = nullptr;
+  // Sessions per client address on the whole server (made by the master
+  // before fork; outlives the worker). Null: the worker keeps a table of
+  // its own, and the limit holds for its sessions alone.
+  AddressTable* address_table = nullptr;
 };
 
 class Worker {
@@ -57,6 +65,9 @@ class Worker {
   // Reads its signals through a signalfd on the ring. Throws on ring set-up
   // failure. log, xferlog and counters outlive the worker.
   Worker(WorkerOptions options, Log& log, TransferLog& xferlog, WorkerCounters& counters);
+
+  // Sessions this worker takes at once, from its fd budget (fd_budget.hpp).
+  [[nodiscard]] const FdBudget& fd_budget() const noexcept { return budget_; }
 
   // Runs until told to stop and every session has closed. Returns the
   // process exit status. Signals (sent by the master):
@@ -69,7 +80,9 @@ class Worker {
   int run();
 
  private:
+  // Multishot, or one at a time when near capacity (see kMultishotAcceptMargin).
   void arm_accept(std::uint32_t index);
+  [[nodiscard]] bool near_capacity() const noexcept;
   void arm_signal_read();
   void arm_tick();
   void dispatch(std::uint64_t user_data, int res, std::uint32_t flags) noexcept;
@@ -78,6 +91,10 @@ class Worker {
   void on_auth_reply(int res) noexcept;
   void on_tick() noexcept;
   void reject(io::UniqueFd fd, std::string_view why) noexcept;
+  // Refuses at accept: a 421 line, the counters, a log line.
+  void refuse(io::UniqueFd fd, Counter reason, std::string_view reply,
+              const io::SocketAddress& peer, std::string_view why) noexcept;
+  void collect_log_drops() noexcept;
   void release_if_finished(std::uint32_t slot, ControlSession& s) noexcept;
   void stop_accepting() noexcept;
   void begin_shutdown(const char* why) noexcept;
@@ -101,10 +118,15 @@ class Worker {
   TransferLog& xferlog_;
   const tls::ServerContext* tls_context_;
   std::vector<std::byte> scratch_;  // decrypted control bytes land here first
+  // Counted after the ring, listeners, signalfd and auth socket exist.
+  FdBudget budget_;
   SessionTable<ControlSession> sessions_;
-  std::unordered_map<std::string, std::uint32_t> sessions_per_address_;
+  std::unique_ptr<AddressTable> own_addresses_;  // when the options gave none
+  AddressTable* addresses_;
+  pid_t self_;  // this worker's owner id in the address table
   std::uint64_t late_completions_ = 0;
-  std::vector<bool> accept_paused_;  // per listener: out of fds, retry at the next tick
+  std::vector<bool> accept_paused_;       // per listener: out of fds, retry at the next tick
+  std::vector<bool> accept_downgrading_;  // per listener: multishot cancelled near capacity
   bool accepting_ = true;
   bool stopping_ = false;  // exit once the last session has closed
   bool closing_ = false;   // sessions are being closed: refuse latecomers

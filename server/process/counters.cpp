@@ -20,6 +20,14 @@ std::string_view counter_name(Counter c) noexcept {
       return "sessions_total";
     case Counter::SessionsRefused:
       return "sessions_refused";
+    case Counter::SessionsRefusedCapacity:
+      return "sessions_refused_capacity";
+    case Counter::SessionsRefusedPerAddress:
+      return "sessions_refused_per_address";
+    case Counter::SessionsRefusedAddressTable:
+      return "sessions_refused_address_table_full";
+    case Counter::SessionCapacity:
+      return "session_capacity";
     case Counter::LoginsOk:
       return "logins_ok";
     case Counter::LoginsFailed:
@@ -46,6 +54,8 @@ std::string_view counter_name(Counter c) noexcept {
       return "data_refused_foreign_session";
     case Counter::DataRefusedUnknown:
       return "data_refused_unknown_session";
+    case Counter::LogLinesDropped:
+      return "log_lines_dropped";
     case Counter::kCount:
       break;
   }
@@ -82,11 +92,15 @@ void CounterRegion::assign(WorkerCounters* block, pid_t pid) noexcept {
 
 void CounterRegion::release(WorkerCounters* block) noexcept {
   for (std::size_t k = 0; k < kCounterCount; ++k) {
-    if (k == WorkerCounters::index(Counter::SessionsActive)) continue;  // a gauge
+    if (is_gauge(static_cast<Counter>(k))) continue;
     shared_->retired[k].fetch_add(block->values_[k].load(std::memory_order_relaxed),
                                   std::memory_order_relaxed);
   }
   block->owner_.store(0, std::memory_order_release);
+}
+
+void CounterRegion::add_to_totals(Counter c, std::uint64_t n) noexcept {
+  if (n != 0) shared_->retired[WorkerCounters::index(c)].fetch_add(n, std::memory_order_relaxed);
 }
 
 std::uint64_t CounterRegion::active_sessions() const noexcept {

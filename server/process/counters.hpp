@@ -25,9 +25,13 @@
 namespace ringftpd::server {
 
 enum class Counter : std::uint8_t {
-  SessionsActive,   // a gauge: not carried into the retired totals
-  SessionsTotal,    // accepted control connections
-  SessionsRefused,  // refused at accept (limits)
+  SessionsActive,               // a gauge: not carried into the retired totals
+  SessionsTotal,                // accepted control connections
+  SessionsRefused,              // refused at accept (limits), every reason
+  SessionsRefusedCapacity,      // ... because the worker is at its fd-budget capacity
+  SessionsRefusedPerAddress,    // ... because of max_sessions_per_address (all workers)
+  SessionsRefusedAddressTable,  // ... because the shared address table had no slot
+  SessionCapacity,              // a gauge: sessions the worker's fd budget allows
   LoginsOk,
   LoginsFailed,
   TransfersOk,
@@ -41,6 +45,7 @@ enum class Counter : std::uint8_t {
   DataRefusedNotResumed,  // draft §10.2: full handshake on a data connection
   DataRefusedForeign,     // resumed another control connection's session
   DataRefusedUnknown,     // resumed a session of unknown (expired, unbound) origin
+  LogLinesDropped,        // log lines dropped: the log could not keep up
   kCount,
 };
 
@@ -48,6 +53,11 @@ inline constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::k
 
 // "sessions_total", for reports.
 [[nodiscard]] std::string_view counter_name(Counter c) noexcept;
+// A gauge is a level, not a count: it is not carried into the retired totals
+// when its worker exits (sessions_active, session_capacity).
+[[nodiscard]] constexpr bool is_gauge(Counter c) noexcept {
+  return c == Counter::SessionsActive || c == Counter::SessionCapacity;
+}
 
 class WorkerCounters {
  public:
@@ -56,6 +66,9 @@ class WorkerCounters {
   }
   void sub(Counter c, std::uint64_t n = 1) noexcept {
     values_[index(c)].fetch_sub(n, std::memory_order_relaxed);
+  }
+  void set(Counter c, std::uint64_t v) noexcept {  // gauges
+    values_[index(c)].store(v, std::memory_order_relaxed);
   }
   [[nodiscard]] std::uint64_t get(Counter c) const noexcept {
     return values_[index(c)].load(std::memory_order_relaxed);
@@ -96,6 +109,8 @@ class CounterRegion {
   void assign(WorkerCounters* block, pid_t pid) noexcept;
   // Master: the worker is gone; its figures join the retired totals.
   void release(WorkerCounters* block) noexcept;
+  // Master: a figure of no worker's (its own dropped log lines) for the totals.
+  void add_to_totals(Counter c, std::uint64_t n) noexcept;
 
   // Open sessions of all workers now (the sum of the live gauges): the
   // server-wide max_sessions check at accept. Reads every block: ~1 µs.

@@ -34,6 +34,9 @@ constexpr std::chrono::milliseconds kLongestBackoff = 10s;
 // After "stop now", workers get this long to say goodbye before SIGKILL.
 constexpr auto kKillAfter = 5s;
 constexpr auto kAuthdStopWait = 2s;
+// Queued log lines get this long to reach a slow reader before the master
+// replaces its log (reload) or exits; the rest are counted as dropped.
+constexpr std::chrono::milliseconds kLogDrain = 200ms;
 
 std::chrono::milliseconds next_backoff(std::chrono::milliseconds current,
                                        std::chrono::steady_clock::duration lived) {
@@ -86,6 +89,7 @@ Master::Master(MasterSetup setup)
   tls_options.session_lifetime = std::chrono::seconds(cfg.tls.session_lifetime_seconds);
   tls_options.ticket_key_rotation = std::chrono::seconds(cfg.tls.ticket_key_rotation_seconds);
   tls_state_ = tls::SharedTlsState::create(tls_options);
+  addresses_ = std::make_unique<AddressTable>(AddressTable::slots_for(cfg.limits.max_sessions));
   current_ = make_generation(std::move(setup.snapshot));
   slots_.resize(current_->workers);
 }
@@ -136,10 +140,17 @@ int Master::run() {
     }
     reap();  // SIGCHLDs coalesce: always look
     on_timers(Clock::now());
+    flush_log();
   }
   stop_authd();
   log_->info(kWho, "stopped");
+  log_->drain(kLogDrain);
   return 0;
+}
+
+void Master::flush_log() noexcept {
+  log_->flush();
+  counters_.add_to_totals(Counter::LogLinesDropped, log_->take_dropped());
 }
 
 int Master::poll_timeout_ms(Clock::time_point now) const noexcept {
@@ -187,6 +198,9 @@ void Master::fork_worker(std::uint32_t slot) noexcept {
   }
   const pid_t pid = fork();
   if (pid == 0) {
+    // The master's queued log lines are the master's to write, not a copy's.
+    log_->after_fork();
+    gen->xferlog->after_fork();
     int status = 1;
     try {
       std::vector<int> keep{log_->fd(), worker_end.get()};
@@ -203,6 +217,7 @@ void Master::fork_worker(std::uint32_t slot) noexcept {
           passive_slice(gen->snapshot.config->passive.ports, slot, gen->workers);
       setup.worker.name = name;
       setup.worker.all_counters = &counters_;
+      setup.worker.address_table = addresses_.get();
       setup.run_as = gen->run_as;
       setup.master = self_;
       status = run_worker_process(std::move(setup), *log_, *gen->xferlog, *block);
@@ -243,6 +258,7 @@ void Master::fork_authd() noexcept {
   io::UniqueFd authd_end(sv[1]);
   const pid_t pid = fork();
   if (pid == 0) {
+    log_->after_fork();
     int status = 1;
     try {
       std::vector<int> keep{log_->fd(), authd_end.get()};
@@ -324,6 +340,12 @@ void Master::on_worker_exit(pid_t pid, int status) noexcept {
   counters_.release(c.counters);
   const std::string name =
       "worker " + std::to_string(c.slot + 1) + " (pid " + std::to_string(pid) + ")";
+  // Its sessions died with it: their addresses get them back. (Before any
+  // fork, so the pid cannot name a new worker yet.)
+  if (const std::uint64_t n = addresses_->purge(pid); n != 0) {
+    log_->warn(kWho, name + " left " + std::to_string(n) +
+                         " session(s) in the per-address table: released");
+  }
   const bool expected = c.retiring || stop_ != Stop::None;
   const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
   const bool current = c.generation == current_ && !c.retiring;
@@ -439,6 +461,11 @@ void Master::reload() noexcept {
                  "the TLS session cache keeps its size, lifetime and key rotation until "
                  "a restart");
     }
+    if (AddressTable::slots_for(cfg->limits.max_sessions) > addresses_->slots()) {
+      log_->warn(kWho, "the per-address session table keeps its size (" +
+                           std::to_string(addresses_->slots()) +
+                           " slots) until a restart; more addresses than it holds are refused");
+    }
     // Logs are reopened on every reload (log rotation), possibly elsewhere.
     new_log = std::make_unique<Log>(cfg->log.level, cfg->log.file);
     next = make_generation(load_serving_snapshot(std::move(cfg), account_));
@@ -447,6 +474,8 @@ void Master::reload() noexcept {
         kWho, std::string("reload refused, still serving the previous configuration: ") + e.what());
     return;
   }
+  log_->drain(kLogDrain);
+  counters_.add_to_totals(Counter::LogLinesDropped, log_->take_dropped());
   log_ = std::move(new_log);
   // Old workers finish their sessions and leave; new ones take the sockets.
   for (auto& [pid, child] : workers_) {
@@ -468,8 +497,8 @@ void Master::report_status() noexcept {
     const auto it = workers_.find(v.pid);
     workers.push_back({v, it != workers_.end() && it->second.retiring});
   });
-  const std::string text =
-      format_status(self_, authd_pid_, workers, counters_.totals(), tls_state_->stats());
+  const std::string text = format_status(self_, authd_pid_, workers, counters_.totals(),
+                                         tls_state_->stats(), addresses_->stats());
   log_->info(kWho, "status:");
   std::size_t start = 0;
   while (start < text.size()) {

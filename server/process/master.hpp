@@ -1,8 +1,9 @@
 // The master process (DESIGN.md §2): never touches client bytes.
 //
 // It owns what outlives any one worker: the listening sockets (ListenerSet),
-// the shared TLS state (session cache and ticket keys), the counters, the pid
-// file, and the master's copy of every worker's auth socket. It forks authd
+// the shared TLS state (session cache and ticket keys), the counters, the
+// per-address session table (it purges a dead worker's entries when it reaps
+// it), the pid file, and the master's copy of every worker's auth socket. It forks authd
 // and the workers and supervises them from a small poll() loop over a
 // signalfd:
 //   SIGCHLD  reap; a worker that died is replaced on its slot (immediately,
@@ -33,6 +34,7 @@
 #include "io/unique_fd.hpp"
 #include "server/embedded_default.hpp"
 #include "server/log.hpp"
+#include "server/process/address_table.hpp"
 #include "server/process/counters.hpp"
 #include "server/process/listener_set.hpp"
 #include "server/process/pid_file.hpp"
@@ -107,6 +109,8 @@ class Master {
   void signal_workers(int signo) noexcept;
   void stop_authd() noexcept;
   void report_status() noexcept;
+  // Writes queued log lines; the master's dropped ones join the totals.
+  void flush_log() noexcept;
   [[nodiscard]] int poll_timeout_ms(Clock::time_point now) const noexcept;
 
   std::unique_ptr<Log> log_;
@@ -115,6 +119,7 @@ class Master {
   pid_t self_ = 0;
   std::shared_ptr<tls::SharedTlsState> tls_state_;
   CounterRegion counters_;
+  std::unique_ptr<AddressTable> addresses_;  // sized from max_sessions at start
   std::optional<PidFile> pid_file_;
   io::UniqueFd signals_;
 

@@ -23,7 +23,8 @@ std::string status_file_path(const std::string& state_dir) {
 }
 
 std::string format_status(pid_t master, pid_t authd, const std::vector<WorkerStatus>& workers,
-                          const CounterValues& totals, const tls::SharedTlsStats& cache) {
+                          const CounterValues& totals, const tls::SharedTlsStats& cache,
+                          const AddressTableStats& addresses) {
   std::string out;
   line(out, "master_pid", static_cast<std::uint64_t>(master));
   line(out, "authd_pid", static_cast<std::uint64_t>(authd > 0 ? authd : 0));
@@ -59,6 +60,11 @@ std::string format_status(pid_t master, pid_t authd, const std::vector<WorkerSta
   line(out, "tls_cache_lock_recoveries", cache.lock_recoveries);
   line(out, "tls_ticket_keys_live", cache.ticket_keys_live);
   line(out, "tls_ticket_key_rotations", cache.rotations);
+  line(out, "address_table_slots", addresses.slots);
+  line(out, "address_table_pairs_in_use", addresses.pairs_in_use);
+  line(out, "address_table_sessions", addresses.sessions);
+  line(out, "address_table_full", addresses.table_full);
+  line(out, "address_table_lock_recoveries", addresses.lock_recoveries);
   return out;
 }
 

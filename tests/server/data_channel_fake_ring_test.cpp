@@ -104,7 +104,8 @@ class DataChannelFakeRingTest : public ::testing::Test {
   FakeKernel kernel_;
   OpSubmitter submit_{kernel_, io::OpTag{1, 1, 0}};
   PassivePorts ports_{config::PortRange{41000, 41015}};
-  Log log_{config::LogLevel::Error, ""};
+  // stderr as it is: Log(level, "") would reopen it (one more fd, counted).
+  Log log_{config::LogLevel::Error, LineSink(STDERR_FILENO, false, LineSink::Mode::Write)};
   std::string who_ = "test";
   DataChannel ch_{submit_, cfg_, ports_, log_, who_, nullptr};
   std::optional<ftp::TransferOutcome> outcome_;
