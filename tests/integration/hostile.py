@@ -601,7 +601,15 @@ def _after_abor(c, i, finals, bad):
         bad.append("cycle %d: ABOR: unexpected replies %r" % (i, codes))
 
 
-def churn(port, mode, tls, cycles, name, per_connection=10, chunks=4):
+def _check_rein_order(c, before, i, bad):
+    """With REIN deciding to abort the transfer: exactly one final reply of the
+    transfer (426, or 226 for one that ended just before) came before the 220."""
+    got = c.finals[before:]
+    if len(got) != 1:
+        bad.append("cycle %d: REIN: %d transfer replies before its 220 %r" % (i, len(got), got))
+
+
+def churn(port, mode, tls, cycles, name, per_connection=10, chunks=4, rein_final_first=False):
     """Runs `cycles` transfers of `name` (a file much larger than what is read),
     each ended by `mode`:
       "rein": REIN, the data connection read to its end (a server may let the
@@ -650,7 +658,10 @@ def churn(port, mode, tls, cycles, name, per_connection=10, chunks=4):
                 c.send("REIN")
                 _drain(data)  # the server may finish the transfer or abort it
                 _close_quietly(data)
+                before = len(c.finals)
                 c.finish_rein()
+                if rein_final_first:
+                    _check_rein_order(c, before, i, bad)
                 c.login()
             else:
                 c.send("ABOR")
@@ -670,7 +681,7 @@ def churn(port, mode, tls, cycles, name, per_connection=10, chunks=4):
             "seconds": time.monotonic() - t0}
 
 
-def rein_rounds(port, rounds, name, chunks=16, wait=2.0):
+def rein_rounds(port, rounds, name, chunks=16, wait=2.0, rein_final_first=False):
     """The issue's reproduction on one clear control connection: `rounds` times
     login, PASV, RETR read slowly, REIN, leaving the old data connection open
     and unread until the next RETR has been answered (a server that finishes the
@@ -679,10 +690,10 @@ def rein_rounds(port, rounds, name, chunks=16, wait=2.0):
     refused (RETRs answered 425/450) and deferred (replies that came only after
     the old data connection was closed)."""
     c = _Control(port, False, None)
-    transfers, refused, old = 0, 0, None
+    transfers, refused, old, bad = 0, 0, None, []
     t0 = time.monotonic()
     try:
-        for _ in range(rounds):
+        for i in range(rounds):
             data = c.open_data()
             started = c.retr(name, data_open=old, wait=wait)
             if old is not None:
@@ -694,8 +705,11 @@ def rein_rounds(port, rounds, name, chunks=16, wait=2.0):
                 continue
             transfers += 1
             _read_slowly(data, chunks)
+            before = len(c.finals)
             if not c.rein(data_open=data, wait=wait):
                 old = data
+            if rein_final_first:
+                _check_rein_order(c, before, i, bad)
             c.login()
         if old is not None:
             _close_quietly(old)
@@ -707,8 +721,8 @@ def rein_rounds(port, rounds, name, chunks=16, wait=2.0):
     finals = {}
     for code in c.finals:
         finals[code] = finals.get(code, 0) + 1
-    bad = [] if len(c.finals) == transfers else [
-        "%d transfers got %d final replies %r" % (transfers, len(c.finals), c.finals)]
+    if len(c.finals) != transfers:
+        bad.append("%d transfers got %d final replies %r" % (transfers, len(c.finals), c.finals))
     return {"transfers": transfers, "finals": finals, "bad": bad, "refused": refused,
             "deferred": c.deferred, "seconds": time.monotonic() - t0}
 
