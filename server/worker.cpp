@@ -20,12 +20,6 @@ constexpr std::uint16_t kControlBufferGroup = 1;
 constexpr unsigned kControlBuffers = 1024;  // shared by every control session
 constexpr unsigned kControlBufferBytes = 4096;
 constexpr std::size_t kScratchBytes = 16 * 1024;  // one TLS record of plaintext
-// Below this many free session slots, a listener accepts one connection per
-// request instead of multishot: a burst of connections at capacity then costs
-// one descriptor at a time (refused and closed at once), not one each before
-// the loop gets to refuse them, which could take the descriptors a login or a
-// transfer needs.
-constexpr std::uint32_t kMultishotAcceptMargin = 64;
 // At exit, queued log lines get this long to reach a slow reader.
 constexpr std::chrono::milliseconds kLogDrainAtExit{500};
 
@@ -90,8 +84,17 @@ Worker::Worker(WorkerOptions options, Log& log, TransferLog& xferlog, WorkerCoun
   log_.info(name_, budget_.describe());
 }
 
+// A multishot accept takes every connection queued on its listener (up to the
+// listen backlog) before the loop sees the first one, each with a descriptor.
+// Once such a burst could take more than the free sessions' descriptors, the
+// listeners accept one connection per request: a burst at capacity then costs
+// one descriptor at a time (refused and closed at once), never the ones a
+// login or a transfer needs.
 bool Worker::near_capacity() const noexcept {
-  return sessions_.size() + kMultishotAcceptMargin >= budget_.capacity;
+  const std::uint64_t burst = std::uint64_t{listeners_.size()} * io::ListenOptions{}.backlog;
+  const std::uint64_t free_fds =
+      std::uint64_t{budget_.capacity - sessions_.size()} * FdBudget::kFdsPerIdleSession;
+  return free_fds < burst;
 }
 
 void Worker::arm_accept(std::uint32_t index) {

@@ -80,7 +80,7 @@ class Worker {
   int run();
 
  private:
-  // Multishot, or one at a time when near capacity (see kMultishotAcceptMargin).
+  // Multishot, or one at a time when near capacity (see near_capacity()).
   void arm_accept(std::uint32_t index);
   [[nodiscard]] bool near_capacity() const noexcept;
   void arm_signal_read();

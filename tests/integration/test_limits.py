@@ -6,7 +6,9 @@
   accepted; a worker killed with SIGKILL gives its sessions back.
 - Under `prlimit --nofile=N:N` a worker's capacity follows from its budget:
   it logs it, refuses the sessions beyond it with 421 at accept, and every
-  session it greeted logs in over TLS and downloads (no 530, no EMFILE).
+  session it greeted logs in over TLS and downloads (no 530, no EMFILE). With
+  a larger budget the worker crosses from multishot to one-at-a-time accepts
+  on the way to capacity, and the count still holds exactly.
 - Logging never blocks: with stderr a pipe nobody reads, sessions are served
   as usual, lines are dropped and counted (`log_lines_dropped`), and what the
   reader gets afterwards is whole lines.
@@ -19,10 +21,10 @@ import socket
 import subprocess
 import time
 
-from clients import (FULL_PASS, FULL_USER, HOST, IO_TIMEOUT, ReusingFTP_TLS, TLS_CONFIG, USERS,
-                     close_ftp, password_hash, sha256_bytes, start_clear_server,
-                     tls_client_context, wait_until, write_file, RO_PASS, RO_USER)
-from harness import BINARY, IS_ROOT, RUN_AS, Server, make_tmpdir
+from clients import (CLEAR_CONFIG, FULL_PASS, FULL_USER, HOST, IO_TIMEOUT, RO_PASS, RO_USER,
+                     TLS_CONFIG, USERS, ReusingFTP_TLS, close_ftp, password_hash, sha256_bytes,
+                     start_clear_server, tls_client_context, wait_until, write_file)
+from harness import BINARY, Server, make_tmpdir, wait_for_port
 from harness import TestCase as HarnessCase
 from test_processes import current_workers, status
 
@@ -127,22 +129,27 @@ class PerAddressLimitTest(HarnessCase):
 class PrlimitServer(Server):
     """The real binary under `prlimit --nofile=N:N` (hard limit too, so no
     process of the server can raise it)."""
-    NOFILE = 64
+
+    def __init__(self, nofile, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.nofile = nofile
 
     def start(self):
         self._out = open(self.stdout_path, "w")
         self._err = open(self.stderr_path, "w")
-        n = self.NOFILE
+        n = self.nofile
         self.proc = subprocess.Popen(["prlimit", "--nofile=%d:%d" % (n, n), BINARY] + self.args,
                                      stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL)
-        from harness import wait_for_port
         if not wait_for_port(self.port, self.proc):
             self.stop()
             raise AssertionError("ringftpd did not start:\n" + self.stderr())
 
 
-class CapacityTest(HarnessCase):
-    """One worker with 64 descriptors, TLS control and data (PROT P)."""
+class CapacityCase(HarnessCase):
+    """One worker with NOFILE descriptors."""
+    NOFILE = None
+    TEMPLATE = None
+    PORTS = None
     REFUSED = 5
 
     def setUp(self):
@@ -155,28 +162,36 @@ class CapacityTest(HarnessCase):
             f.write(USERS.format(full=FULL_USER, full_hash=password_hash(FULL_PASS), ro=RO_USER,
                                  ro_hash=password_hash(RO_PASS), root=self.root))
         os.chmod(users, 0o600)
-        text = TLS_CONFIG.format(ports="29800-29899", extra_listen="", extra_top="workers = 1",
-                                 extra="[limits]\nmax_sessions_per_address = 1000\n")
-        self.srv = PrlimitServer(text, tmpdir=tmp)
+        text = self.TEMPLATE.format(ports=self.PORTS, extra_listen="", extra_top="workers = 1",
+                                    extra="[limits]\nmax_sessions_per_address = 1000\n")
+        self.srv = PrlimitServer(self.NOFILE, text, tmpdir=tmp)
         self.srv.__enter__()
         self.addCleanup(self.srv.__exit__, None, None, None)
         self.port = self.srv.port
 
     def capacity(self):
+        """The capacity the worker logged; checks it is from NOFILE fds."""
         def logged():
             return re.search(r"\[worker 1\] capacity (\d+) sessions from (\d+) fds",
                              self.srv.stderr())
         self.assertTrue(wait_until(lambda: logged() is not None, timeout=10), self.srv.stderr())
         m = logged()
-        self.assertEqual(int(m.group(2)), PrlimitServer.NOFILE)
+        self.assertEqual(int(m.group(2)), self.NOFILE)
         return int(m.group(1))
+
+
+class CapacityTest(CapacityCase):
+    """64 descriptors, TLS control and data (PROT P)."""
+    NOFILE = 64
+    TEMPLATE = TLS_CONFIG
+    PORTS = "29800-29849"
 
     def test_at_capacity_new_sessions_get_421_and_greeted_ones_log_in_and_download(self):
         data = os.urandom(300_000)
         sha = write_file(os.path.join(self.root, "cap.bin"), data)
         capacity = self.capacity()
         self.assertGreater(capacity, 2)
-        self.assertLess(capacity, PrlimitServer.NOFILE // 2)
+        self.assertLess(capacity, self.NOFILE // 2)
         self.assertEqual(status(self.srv)[0]["session_capacity"], capacity)
         greeted, refused = [], []
         for _ in range(capacity + self.REFUSED):
@@ -205,9 +220,8 @@ class CapacityTest(HarnessCase):
         self.assertEqual(totals["logins_ok"], capacity)
         self.assertEqual(totals["transfers_ok"], capacity)
         log = self.srv.stderr()
-        self.assertNotIn("EMFILE", log)
-        self.assertNotIn("Too many open files", log)
-        self.assertNotIn("out of memory for TLS", log)
+        for bad in ("EMFILE", "Too many open files", "out of memory for TLS", "accept paused"):
+            self.assertFalse(bad in log, bad)
         self.assertEqual(log.count("refused: worker at capacity"), self.REFUSED)
         # One leaves: its place is taken by the next newcomer.
         greeted.pop().quit()
@@ -215,6 +229,49 @@ class CapacityTest(HarnessCase):
         f = ReusingFTP_TLS(context=tls_client_context("1.3"), timeout=IO_TIMEOUT)
         self.addCleanup(close_ftp, f)
         self.assertTrue(f.connect(HOST, self.port).startswith("220"))
+
+
+class LargerCapacityTest(CapacityCase):
+    """400 descriptors, clear, and a burst: the connections queue while the
+    worker is stopped (SIGSTOP), then arrive at once. Accepted by a multishot
+    accept they would take ~450 descriptors in one go (accept paused, EMFILE);
+    near capacity the worker accepts one at a time and refuses the surplus."""
+    NOFILE = 400
+    TEMPLATE = CLEAR_CONFIG
+    PORTS = "29850-29899"
+    REFUSED = 300  # more than the ~240 descriptors left at capacity
+
+    def test_a_burst_beyond_capacity_is_refused_one_at_a_time(self):
+        capacity = self.capacity()
+        self.assertGreater(capacity, 100)
+        worker = list(current_workers(self.srv))[0]
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            socks = [socket.create_connection((HOST, self.port), timeout=IO_TIMEOUT)
+                     for _ in range(capacity + self.REFUSED)]
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        pairs = [(s, first_reply(s)) for s in socks]
+        self.addCleanup(close_all, pairs)
+        greeted = [s for s, r in pairs if r.startswith("220")]
+        refused = [r for _, r in pairs if r.startswith("421")]
+        self.assertEqual((len(greeted), len(refused)), (capacity, self.REFUSED),
+                         [r for _, r in pairs if not r.startswith(("220", "421"))])
+        # The first and the last greeted log in: each then holds its root.
+        for s in (greeted[0], greeted[-1]):
+            s.sendall(("USER %s\r\nPASS %s\r\n" % (FULL_USER, FULL_PASS)).encode())
+        for s in (greeted[0], greeted[-1]):
+            got = b""
+            while b"230" not in got:
+                chunk = s.recv(4096)
+                self.assertTrue(chunk, got)
+                got += chunk
+        totals, _ = status(self.srv)
+        self.assertEqual(totals["sessions_refused_capacity"], self.REFUSED)
+        self.assertEqual(totals["sessions_active"], capacity)
+        log = self.srv.stderr()
+        for bad in ("EMFILE", "Too many open files", "accept paused"):
+            self.assertFalse(bad in log, bad)
 
 
 LOG_LINE = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (error|warn|info|debug) ")
@@ -225,8 +282,10 @@ class StalledLogPipeTest(HarnessCase):
 
     def setUp(self):
         super().setUp()
-        self.srv = Server('workers = 1\nstate_dir = "@TMP@/state"\n[[listen]]\n'
-                          'address = "127.0.0.1"\nport = @PORT@\n[passive]\nports = "29900-29949"\n[control]\ntls = "optional"\n'
+        self.srv = Server('workers = 1\nstate_dir = "@TMP@/state"\n'
+                          '[[listen]]\naddress = "127.0.0.1"\nport = @PORT@\n'
+                          '[passive]\nports = "29900-29949"\n'
+                          '[control]\ntls = "optional"\n'
                           '[log]\nlevel = "debug"\n')
         self.srv._out = open(self.srv.stdout_path, "w")
         self.srv._err = open(self.srv.stderr_path, "w")  # unused: stderr is the pipe
@@ -234,7 +293,6 @@ class StalledLogPipeTest(HarnessCase):
                                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         self.addCleanup(self.srv.__exit__, None, None, None)
         self.addCleanup(self.srv.proc.stderr.close)
-        from harness import wait_for_port
         self.assertTrue(wait_for_port(self.srv.port, self.srv.proc))
 
     def read_pipe(self):
