@@ -123,11 +123,10 @@ AddressTable::AddressTable(std::uint32_t min_slots) {
     region_ = nullptr;
     throw std::system_error(errno, std::generic_category(), "mmap address table");
   }
-  // Zero pages are a valid empty table (every count 0); only the header is
-  // constructed, so a large table costs no memory until it is used.
   header_ = new (region_) Header{};
-  slots_array_ = reinterpret_cast<Slot*>(static_cast<std::byte*>(region_) + sizeof(Header));
   static_assert(sizeof(Header) % alignof(Slot) == 0);
+  slots_array_ = reinterpret_cast<Slot*>(static_cast<std::byte*>(region_) + sizeof(Header));
+  for (std::uint32_t i = 0; i < slots_; ++i) new (&slots_array_[i]) Slot{};  // count 0: free
   if (getrandom(header_->hash_key.data(), sizeof header_->hash_key, 0) !=
       static_cast<ssize_t>(sizeof header_->hash_key)) {
     const int e = errno;

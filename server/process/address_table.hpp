@@ -28,8 +28,9 @@
 // (the table keeps its size until a restart) or one address held by more
 // than kMaxProbe workers at once.
 //
-// Memory: 24 bytes a slot (default max_sessions 4000: 8192 slots, 192 KiB),
-// made resident as they are touched; purge() scans the whole table.
+// Memory: 24 bytes a slot (default max_sessions 4000: 8192 slots, 192 KiB;
+// the largest, 1000000: 2^21 slots, 48 MiB), written once at creation;
+// purge() scans the whole table.
 //
 // Critical sections are a bounded scan of kMaxProbe slots (~100 ns); a worker
 // waits on the mutex only while another process is inside one.
