@@ -9,8 +9,9 @@
 // refills bytes that are not written yet, and a slow disk turns into -ENOBUFS
 // on the receive (backpressure) instead of into memory.
 //
-// Pure bookkeeping: no ring, no fd, no allocation. Owned by DataChannel, one
-// per transfer; its capacity bounds the buffer ring's count.
+// Pure bookkeeping: no ring, no fd, no allocation. Owned by an upload's
+// UploadReceiver (data_upload_receiver.hpp), one per transfer; its capacity
+// bounds the buffer ring's count.
 #pragma once
 
 #include <array>

@@ -66,6 +66,9 @@ class DirectoryLister {
   // listing after an error should be answered with 451, not 226.
   [[nodiscard]] std::error_code error() const noexcept { return error_; }
   [[nodiscard]] const ListerCounts& counts() const noexcept { return counts_; }
+  // Hands the directory fd back (to be closed through the ring); the lister
+  // lists nothing more afterwards.
+  [[nodiscard]] io::UniqueFd release_dir() noexcept { return std::move(dir_); }
 
  private:
   // Reads the next batch of entries into buffer_; false at the end or on error.

@@ -1,0 +1,162 @@
+// DataChannel's side of the data connection: the passive listener (one
+// connection per PASV, only from the control peer: RFC 2577 port stealing),
+// the active target, and a listener's retirement, which closes it only after
+// its cancelled accept has completed.
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "server/data_channel.hpp"
+
+namespace ringftpd::server {
+namespace {
+
+using Result = ftp::TransferOutcome::Result;
+constexpr unsigned kPassiveBindAttempts = 64;
+
+}  // namespace
+
+// Stops listening at once. A pending accept is cancelled; the listener is
+// closed only when that accept has completed (-ECANCELED, or a connection it
+// took just before), so no operation ever names a closed fd number.
+void DataChannel::retire_listener() {
+  if (!listen_fd_) return;
+  if (accept_armed_) {
+    io_uring_prep_cancel_fd(submit_.untracked_sqe(), listen_fd_.get(), 0);
+    retiring_listeners_.push_back(std::move(listen_fd_));
+    ++retiring_accepts_;
+  } else {
+    close_fd(listen_fd_, Op::ListenClose);
+  }
+  accept_armed_ = false;
+  passive_port_ = 0;
+}
+
+void DataChannel::release_idle() {
+  if (stage_ != Stage::Idle) return;
+  retire_listener();
+  close_fd(data_fd_, Op::DataClose);  // no operation names it between transfers
+  active_target_.reset();
+}
+
+ftp::PassiveOutcome DataChannel::open_passive(const io::SocketAddress& control_local,
+                                              const io::SocketAddress& control_peer) {
+  release_idle();
+  retire_listener();  // also while a transfer finishes: its connection stays its
+                      // own
+  close_fd(next_data_fd_, Op::DataClose);
+  control_peer_ = control_peer;
+  ftp::PassiveOutcome out;
+  // bind/listen on a fresh socket never block; they run once per PASV.
+  io::UniqueFd fd(::socket(control_local.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return {errno, {}, 0};
+  // Every transfer leaves its port in TIME_WAIT for a minute; without
+  // SO_REUSEADDR a range of N ports would serve only N transfers a minute.
+  const int one = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  const unsigned attempts = std::min<unsigned>(kPassiveBindAttempts, ports_.size());
+  int err = EADDRINUSE;
+  for (unsigned i = 0; i < attempts; ++i) {
+    io::SocketAddress a = control_local;
+    const std::uint16_t port = ports_.next();
+    if (a.family() == AF_INET) {
+      reinterpret_cast<sockaddr_in*>(&a.storage)->sin_port = htons(port);
+    } else {
+      reinterpret_cast<sockaddr_in6*>(&a.storage)->sin6_port = htons(port);
+    }
+    if (::bind(fd.get(), a.get(), a.length) == 0) {
+      err = 0;
+      out.port = port;
+      break;
+    }
+    err = errno;
+    if (err != EADDRINUSE) break;
+  }
+  if (err != 0 || ::listen(fd.get(), 4) != 0) {
+    log_.warn(who_, std::string("passive port: ") + std::strerror(err ? err : errno));
+    return {err ? err : errno, {}, 0};
+  }
+  // PASV advertises an IPv4 address: the configured public one, else ours.
+  const std::string& public_ip = cfg_.passive.public_address;
+  const auto adv = public_ip.empty() ? control_local : io::SocketAddress::parse(public_ip, 0);
+  if (adv && adv->family() == AF_INET) {
+    std::memcpy(out.address.data(), &reinterpret_cast<const sockaddr_in*>(&adv->storage)->sin_addr,
+                4);
+  }
+  listen_fd_ = std::move(fd);
+  passive_port_ = out.port;
+  active_target_.reset();
+  arm_accept();
+  return out;
+}
+
+void DataChannel::set_active(const io::SocketAddress& target) {
+  release_idle();
+  active_target_ = target;
+}
+
+// Not counted in pending_: a listener waits for the next transfer as well,
+// and its accept is tracked by accept_armed_ / retiring_accepts_.
+void DataChannel::arm_accept() {
+  io_uring_prep_accept(submit_.sqe(Op::DataAccept), listen_fd_.get(), nullptr, nullptr,
+                       SOCK_CLOEXEC);
+  accept_armed_ = true;
+}
+
+void DataChannel::on_accept(int res) {
+  io::UniqueFd conn(res >= 0 ? res : -1);
+  // Whose accept this is: a connection taken by a retired listener just
+  // before its cancel has another local port than the current listener's;
+  // -ECANCELED is always a retired listener's.
+  bool current = accept_armed_ && listen_fd_;
+  if (res >= 0) {
+    const auto local = io::local_address(res);
+    current = current && local && local->port() == passive_port_;
+  } else if (res == -ECANCELED) {
+    current = false;
+  }
+  if (!current) {
+    close_fd(conn, Op::DataClose);  // belongs to no one
+    if (retiring_accepts_ == 0) {
+      log_.error(who_, "bug: an accept completion without a listener");
+      return;
+    }
+    if (--retiring_accepts_ == 0) {
+      for (io::UniqueFd& l : retiring_listeners_) close_fd(l, Op::ListenClose);
+      retiring_listeners_.clear();
+    }
+    return;
+  }
+  accept_armed_ = false;
+  if (res < 0) {
+    if (stage_ == Stage::Opening || stage_ == Stage::Connecting) {
+      fail(Result::NoConnection, -res);
+    }
+    return;
+  }
+  const auto peer = io::peer_address(res);
+  if (!peer || !peer->same_host(control_peer_)) {
+    // RFC 2577 port stealing: only the control connection's peer may connect.
+    log_.warn(who_, "refused a data connection from " + (peer ? peer->to_string() : "?") +
+                        ": not the control connection's address");
+    close_fd(conn, Op::DataClose);
+    if (stage_ == Stage::Idle || stage_ == Stage::Opening || stage_ == Stage::Connecting) {
+      arm_accept();
+    }
+    return;
+  }
+  retire_listener();  // one connection per PASV
+  if (stage_ == Stage::Finishing || stage_ == Stage::Closing) {
+    // For the next transfer: the one finishing still owns data_fd_.
+    close_fd(next_data_fd_, Op::DataClose);
+    next_data_fd_ = std::move(conn);
+    return;
+  }
+  data_fd_ = std::move(conn);
+  if (stage_ == Stage::Connecting) begin_transfer();
+}
+
+}  // namespace ringftpd::server
