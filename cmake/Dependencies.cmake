@@ -1,5 +1,6 @@
 # Finds the libraries ringftpd links against and defines imported targets:
 #   ringftpd::wolfssl  ringftpd::uring  ringftpd::tomlplusplus  ringftpd::crypt
+#   ringftpd::seccomp
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 
@@ -35,6 +36,10 @@ add_library(ringftpd::tomlplusplus ALIAS PkgConfig::TOMLPP)
 
 pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libcrypt)
 add_library(ringftpd::crypt ALIAS PkgConfig::LIBCRYPT)
+
+# The worker's seccomp allowlist (server/process/seccomp_filter.cpp).
+pkg_check_modules(LIBSECCOMP REQUIRED IMPORTED_TARGET libseccomp)
+add_library(ringftpd::seccomp ALIAS PkgConfig::LIBSECCOMP)
 
 find_package(GTest REQUIRED)
 if(RINGFTPD_BUILD_BENCH)

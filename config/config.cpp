@@ -334,6 +334,11 @@ void read_log(Section s, LogSettings& l) {
   s.finish();
 }
 
+void read_sandbox(Section s, SandboxSettings& b) {
+  assign(b.enabled, s.boolean("enabled"));
+  s.finish();
+}
+
 // The first of the paths that names a node in the document, for error places
 // of rules that involve values which may have taken their defaults.
 const toml::node* first_present(const toml::table& root, std::initializer_list<std::string> paths) {
@@ -396,6 +401,7 @@ Config build_config(std::string_view text, const std::string& source,
   read_users(top.section("users"), c.users);
   read_transfer(top.section("transfer"), c.transfer);
   read_log(top.section("log"), c.log);
+  read_sandbox(top.section("sandbox"), c.sandbox);
   top.finish();
   check_listeners(ctx, root, c);
   check_passive_slices(ctx, root, c);

@@ -133,6 +133,13 @@ struct TransferSettings {
   bool atomic_uploads = true;  // STOR to a temp file, rename on success
 };
 
+// The worker's sandbox (seccomp allowlist, restricted ring, Landlock on the
+// roots). Off only to get a server going while a missing system call is
+// reported and fixed.
+struct SandboxSettings {
+  bool enabled = true;
+};
+
 struct LogSettings {
   LogLevel level = LogLevel::Info;
   std::string file;     // empty = stderr
@@ -155,6 +162,7 @@ struct Config {
   UsersSettings users;
   TransferSettings transfer;
   LogSettings log;
+  SandboxSettings sandbox;
 };
 
 using Snapshot = std::shared_ptr<const Config>;

@@ -63,7 +63,7 @@ Worker::Worker(WorkerOptions options, Log& log, TransferLog& xferlog, WorkerCoun
       listeners_(std::move(options.listeners)),
       signal_fd_(make_signal_fd()),
       auth_(ring_, std::move(options.auth_fd)),
-      ring_(kRingEntries),
+      ring_(kRingEntries, options.ring_restrictions),
       recv_buffers_(ring_, kControlBufferGroup, kControlBuffers, kControlBufferBytes),
       passive_ports_(options.passive_ports),
       xferlog_(xferlog),

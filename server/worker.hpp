@@ -58,6 +58,8 @@ struct WorkerOptions {
   // before fork; outlives the worker). Null: the worker keeps a table of
   // its own, and the limit holds for its sessions alone.
   AddressTable* address_table = nullptr;
+  // Restrictions for the worker's ring (the sandbox); none: unrestricted.
+  std::optional<io::RingRestrictions> ring_restrictions;
 };
 
 class Worker {
@@ -78,6 +80,9 @@ class Worker {
   //   SIGINT   (or a second SIGTERM) stop now: 421 to everyone, close;
   //   SIGUSR2  the auth service restarted: logins in flight are refused.
   int run();
+
+  // For the sandbox, which checks that the ring is restricted.
+  [[nodiscard]] const io::Ring& ring() const noexcept { return ring_; }
 
  private:
   // Multishot, or one at a time when near capacity (see near_capacity()).

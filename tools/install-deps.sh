@@ -32,7 +32,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang lld libclang-rt-14-dev
   autoconf automake libtool dpkg-dev
   liburing-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcrypt-dev
+  libcrypt-dev libseccomp-dev
   curl lftp python3 openssl ca-certificates procps iproute2
 )
 

@@ -7,6 +7,8 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "server/process/sandbox.hpp"
+
 namespace ringftpd::server {
 namespace {
 
@@ -49,7 +51,7 @@ ServingSnapshot load_serving_snapshot(config::Snapshot config, const EmbeddedAcc
   s.tls_options = server_tls_options(*config);
   // Cipher names and the client CA are checked by wolfSSL itself.
   { const tls::ServerContext probe(*s.credentials, s.tls_options); }
-  (void)load_users(*config, account);
+  s.sandbox_roots = sandbox_roots(*config, load_users(*config, account));
   s.config = std::move(config);
   return s;
 }

@@ -10,6 +10,7 @@
 
 #include "config/config.hpp"
 #include "server/embedded_default.hpp"
+#include "server/process/landlock.hpp"
 #include "tls/context.hpp"
 #include "tls/credentials.hpp"
 
@@ -20,6 +21,9 @@ struct ServingSnapshot {
   std::shared_ptr<const tls::Credentials> credentials;
   tls::ServerOptions tls_options;
   bool generated_certificate = false;  // first-run self-signed certificate made now
+  // Every account's root and whether it is writable, for the workers'
+  // Landlock rules: the users file stays authd's, hashes never reach a worker.
+  std::vector<SandboxRoot> sandbox_roots;
 };
 
 // Loads and checks everything (certificate, key, client CA, cipher names by

@@ -3,6 +3,7 @@
 #include <exception>
 #include <string>
 
+#include "server/process/sandbox.hpp"
 #include "tls/context.hpp"
 #include "tls/resumption.hpp"
 
@@ -30,7 +31,24 @@ int run_worker_process(WorkerProcessSetup setup, Log& log, TransferLog& xferlog,
                                      std::move(resumption));
     setup.worker.tls_context = &context;
     const config::PortRange ports = setup.worker.passive_ports;
+    const bool sandboxed = cfg.sandbox.enabled;
+    if (sandboxed) setup.worker.ring_restrictions = worker_ring_restrictions();
     Worker worker(std::move(setup.worker), log, xferlog, counters);
+    // Last: everything the worker needs is made; from here on it only serves.
+    if (sandboxed) {
+      const SandboxReport sandbox = enter_sandbox(setup.snapshot->sandbox_roots, worker.ring());
+      for (const std::string& skipped : sandbox.landlock.skipped) {
+        log.warn(name, "sandbox: root unreachable until the next reload: " + skipped);
+      }
+      if (sandbox.landlock.abi == 0) {
+        log.warn(name,
+                 "sandbox: this kernel has no Landlock; file access is confined by "
+                 "openat2 alone");
+      }
+      log.info(name, sandbox.summary());
+    } else {
+      log.warn(name, "sandbox: off ([sandbox] enabled = false)");
+    }
     log.info(name, "serving as " + (setup.run_as ? setup.run_as->name : std::string("myself")) +
                        ", passive ports " + std::to_string(ports.first) + "-" +
                        std::to_string(ports.last));

@@ -18,7 +18,8 @@ const ErrorRow kRows[] = {
     // Top level.
     {"unknown_top_key", "wokers = 4\n", "t.toml:1:1: ",
      "unknown key 'wokers' at the top level, expected one of: workers, run_as, state_dir, "
-     "pid_file, banner, listen, tls, control, data, passive, limits, users, transfer, log"},
+     "pid_file, banner, listen, tls, control, data, passive, limits, users, transfer, log, "
+     "sandbox"},
     {"workers_string", "workers = \"4\"\n",
      "t.toml:1:11: ", "workers has the wrong type, expected integer, got string"},
     {"workers_float", "workers = 4.0\n", "t.toml:1:11: ", "expected integer, got float"},
@@ -231,6 +232,12 @@ const ErrorRow kRows[] = {
     {"log_file_type", "[log]\nfile = false\n", "t.toml:2:8: ", "expected string, got boolean"},
     {"log_unknown_key", "[log]\nsyslog = true\n",
      "t.toml:2:1: ", "unknown key 'syslog' in [log], expected one of: level, file, xferlog"},
+
+    // [sandbox]
+    {"sandbox_enabled_type", "[sandbox]\nenabled = \"no\"\n",
+     "t.toml:2:11: ", "sandbox.enabled has the wrong type, expected boolean, got string"},
+    {"sandbox_unknown_key", "[sandbox]\nseccomp = false\n",
+     "t.toml:2:1: ", "unknown key 'seccomp' in [sandbox], expected one of: enabled"},
 
     // TOML syntax.
     {"syntax_missing_value", "workers = 4\nbanner =\n",

@@ -90,6 +90,9 @@ atomic_uploads = false
 level = "debug"
 file = "/var/log/ringftpd.log"
 xferlog = "/var/log/xferlog"
+
+[sandbox]
+enabled = false
 )";
 
 class ConfigTest : public ::testing::Test {
@@ -166,6 +169,7 @@ TEST_F(ConfigTest, FullFileReadsLimitsUsersAndLog) {
   EXPECT_EQ(c.log.level, LogLevel::Debug);
   EXPECT_EQ(c.log.file, "/var/log/ringftpd.log");
   EXPECT_EQ(c.log.xferlog, "/var/log/xferlog");
+  EXPECT_FALSE(c.sandbox.enabled);
 }
 
 TEST_F(ConfigTest, EmptyFileTakesTheSafeDefaults) {
@@ -194,6 +198,7 @@ TEST_F(ConfigTest, EmptyFileTakesTheSafeDefaults) {
   EXPECT_FALSE(c.users.anonymous);
   EXPECT_TRUE(c.transfer.atomic_uploads);
   EXPECT_EQ(c.log.level, LogLevel::Info);
+  EXPECT_TRUE(c.sandbox.enabled);
 }
 
 TEST_F(ConfigTest, ListenerKeysDefaultInsideAnEntry) {

@@ -2,6 +2,7 @@
 // receive into provided buffers, cancellation, full submission queues.
 #include "io/ring.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -224,6 +225,156 @@ TEST(Ring, CancelFdEndsPendingReceiveWithECANCELED) {
     }
   }
   EXPECT_TRUE(cancelled);
+}
+
+// ---------------------------------------------------------------- restrictions
+
+RingRestrictions nop_and_read_only() {
+  RingRestrictions r;
+  r.sqe_ops = {IORING_OP_NOP, IORING_OP_READ};
+  r.register_ops = {IORING_REGISTER_PBUF_RING, IORING_UNREGISTER_PBUF_RING};
+  r.sqe_flags = IOSQE_IO_HARDLINK;
+  return r;
+}
+
+int result_of(Ring& ring, std::uint64_t data) {
+  for (const auto& c : wait_for(ring, 1)) {
+    if (c.data == data) return c.res;
+  }
+  return 1;  // no completion: not a result any operation here can have
+}
+
+TEST(RestrictedRing, RunsAllowedOpsAndRefusesOthersWithEACCES) {
+  Ring ring(8, nop_and_read_only());
+  EXPECT_TRUE(ring.is_restricted());
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  UniqueFd r(fds[0]);
+  UniqueFd w(fds[1]);
+  ASSERT_EQ(write(w.get(), "x", 1), 1);
+  char c = 0;
+  io_uring_prep_read(ring.sqe(1), r.get(), &c, 1, 0);
+  EXPECT_EQ(result_of(ring, 1), 1);
+  EXPECT_EQ(c, 'x');
+  // WRITE is not on the list: the kernel refuses it, the byte never moves.
+  io_uring_prep_write(ring.sqe(2), w.get(), "y", 1, 0);
+  EXPECT_EQ(result_of(ring, 2), -EACCES);
+  io_uring_prep_openat(ring.sqe(3), AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+  EXPECT_EQ(result_of(ring, 3), -EACCES);
+  io_uring_prep_close(ring.sqe(4), r.get());
+  EXPECT_EQ(result_of(ring, 4), -EACCES);
+  EXPECT_EQ(fcntl(r.get(), F_GETFD), FD_CLOEXEC);  // still open
+}
+
+TEST(RestrictedRing, RefusesSqeFlagsNotAllowed) {
+  Ring ring(8, nop_and_read_only());
+  io_uring_sqe* a = ring.sqe(1);
+  a->flags |= IOSQE_IO_HARDLINK;  // allowed
+  io_uring_prep_nop(ring.sqe(2));
+  io_uring_sqe* b = ring.sqe(3);
+  b->flags |= IOSQE_ASYNC;  // not allowed
+  const auto done = wait_for(ring, 3);
+  ASSERT_EQ(done.size(), 3u);
+  for (const auto& d : done) EXPECT_EQ(d.res, d.data == 3 ? -EACCES : 0) << d.data;
+}
+
+TEST(RestrictedRing, AllowsListedRegistrationsOnly) {
+  Ring ring(8, nop_and_read_only());
+  {
+    BufferRing buffers(ring, 3, 4, 64);  // PBUF_RING and its removal are listed
+  }
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  UniqueFd r(fds[0]);
+  UniqueFd w(fds[1]);
+  EXPECT_EQ(io_uring_register_files(ring.raw(), fds, 2), -EACCES);
+  RingRestrictions none;
+  none.sqe_ops = {IORING_OP_NOP};
+  Ring bare(8, none);
+  EXPECT_THROW(BufferRing(bare, 3, 4, 64), std::system_error);
+}
+
+TEST(RestrictedRing, UnrestrictedRingIsNotAffected) {
+  Ring ring(8);
+  EXPECT_FALSE(ring.is_restricted());
+  io_uring_prep_openat(ring.sqe(1), AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+  const int fd = result_of(ring, 1);
+  ASSERT_GE(fd, 0);
+  close(fd);
+}
+
+// ---------------------------------------------------------------- submission failures
+
+TEST(Ring, FullQueueHandsOutPendingSlotsWithoutEnteringTheKernel) {
+  Ring ring(8);
+  for (int i = 0; i < 20; ++i) io_uring_prep_nop(ring.sqe(static_cast<std::uint64_t>(i)));
+  EXPECT_EQ(ring.pending(), 12u);
+  // Nothing reached the kernel yet: no completion can be there.
+  EXPECT_EQ(ring.for_each_completion([](std::uint64_t, int, std::uint32_t) {}), 0u);
+  const auto done = wait_for(ring, 20);
+  EXPECT_EQ(done.size(), 20u);
+  EXPECT_EQ(ring.pending(), 0u);
+  EXPECT_EQ(ring.fatal_error(), 0);
+}
+
+TEST(Ring, LinkChainAcrossAFullQueueIsSubmittedWhole) {
+  // The 8th SQE starts a chain (a read that fails, linked to a nop) and the
+  // queue is full when the nop is asked for. Split in two submissions, the
+  // nop would run (res 0); kept whole, the failed read cancels it.
+  Ring ring(8);
+  for (int i = 0; i < 7; ++i) io_uring_prep_nop(ring.sqe(100));
+  char c = 0;
+  io_uring_sqe* head = ring.sqe(1);
+  io_uring_prep_read(head, -1, &c, 1, 0);
+  head->flags |= IOSQE_IO_LINK;
+  io_uring_prep_nop(ring.sqe(2));
+  EXPECT_EQ(ring.pending(), 2u);  // the chain's head moved out of the full queue
+  const auto done = wait_for(ring, 9);
+  ASSERT_EQ(done.size(), 9u);
+  for (const auto& d : done) {
+    const int want = d.data == 1 ? -EBADF : d.data == 2 ? -ECANCELED : 0;
+    EXPECT_EQ(d.res, want) << d.data;
+  }
+}
+
+TEST(Ring, EveryCompletionArrivesWhenTheCompletionQueueOverflows) {
+  // CQ of 32 entries, 600 operations submitted before anything is reaped:
+  // the kernel keeps the overflow (NODROP) and reaping brings it all back.
+  Ring ring(8);
+  constexpr std::size_t kOps = 600;
+  for (std::size_t i = 0; i < kOps; ++i) io_uring_prep_nop(ring.sqe(i));
+  const int first = ring.submit_and_wait(0);
+  ASSERT_TRUE(first == 0 || first == -ETIME) << first;
+  std::vector<int> seen(kOps);
+  std::size_t total = 0;
+  for (int rounds = 0; rounds < 100 && total < kOps; ++rounds) {
+    ring.for_each_completion([&](std::uint64_t d, int res, std::uint32_t) {
+      EXPECT_EQ(res, 0);
+      ++seen.at(d);
+      ++total;
+    });
+    if (total < kOps) {
+      const int rc = ring.submit_and_wait(100);
+      ASSERT_TRUE(rc == 0 || rc == -ETIME || rc == -EINTR) << rc;
+    }
+  }
+  EXPECT_EQ(total, kOps);
+  for (int n : seen) EXPECT_EQ(n, 1);
+  EXPECT_EQ(ring.fatal_error(), 0);
+}
+
+TEST(Ring, OverflowingThePendingListBreaksTheRing) {
+  Ring ring(8);
+  const std::size_t limit = 8 + Ring::kMaxPendingSqes;
+  for (std::size_t i = 0; i < limit; ++i) io_uring_prep_nop(ring.sqe(1));
+  EXPECT_EQ(ring.fatal_error(), 0);
+  // One more cannot be kept: the ring is broken, the caller still gets a slot.
+  io_uring_sqe* extra = ring.sqe(2);
+  ASSERT_NE(extra, nullptr);
+  io_uring_prep_nop(extra);
+  EXPECT_EQ(ring.fatal_error(), -ENOBUFS);
+  EXPECT_EQ(ring.submit_and_wait(0), -ENOBUFS);
+  EXPECT_EQ(ring.submit_and_wait(0), -ENOBUFS);  // sticky
 }
 
 TEST(UniqueFd, ClosesOnceAndMovesOwnership) {
