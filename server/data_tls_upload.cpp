@@ -49,7 +49,12 @@ void TlsUpload::step() {
       stage_ = Stage::AnsweringCloseNotify;
       link_.send_close_notify();
     }
-    if (!link_.is_send_in_flight()) core_.finish(Result::Done, 0);
+    if (!link_.is_send_in_flight()) {
+      core_.finish(Result::Done, 0);
+      // The multishot receive may still be armed (a client that keeps the
+      // connection open after its close_notify): end it, so the transfer drains.
+      core_.cancel(data_);
+    }
     return;
   }
   if (receiver_.has_peer_finished() && receiver_.queue().empty() && tls_starved_) {
