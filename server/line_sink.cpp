@@ -10,7 +10,6 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <system_error>
 
 namespace ringftpd::server {
@@ -144,15 +143,16 @@ void LineSink::flush() noexcept {
 
 bool LineSink::drain(std::chrono::milliseconds budget) noexcept {
   if (fd_ < 0) return true;
-  // Short sleeps rather than poll(2): a worker's syscall filter need not
-  // allow another call for its last lines.
-  constexpr timespec kStep{0, 10'000'000};  // 10 ms
+  // poll(2) for room (the worker's seccomp allowlist has it for this).
   const auto deadline = std::chrono::steady_clock::now() + budget;
   for (;;) {
     flush();
     if (queued_bytes() == 0) return true;
-    if (std::chrono::steady_clock::now() >= deadline) break;
-    nanosleep(&kStep, nullptr);
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd_, POLLOUT, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
   }
   dropped_ += static_cast<std::uint64_t>(
       std::count(queue_.begin() + static_cast<std::ptrdiff_t>(head_), queue_.end(), '\n'));
