@@ -300,6 +300,7 @@ void read_limits(Section s, Limits& l) {
   assign(l.login_timeout_seconds, s.integer("login_timeout_seconds", 1, kDay));
   assign(l.handshake_timeout_seconds, s.integer("handshake_timeout_seconds", 1, kDay));
   assign(l.data_stall_timeout_seconds, s.integer("data_stall_timeout_seconds", 1, kDay));
+  assign(l.send_timeout_seconds, s.integer("send_timeout_seconds", 1, kDay));
   assign(l.bandwidth_bytes_per_second, s.integer("bandwidth_bytes_per_second", 0, kNoMax));
   assign(l.shutdown_grace_seconds, s.integer("shutdown_grace_seconds", 0, 3600));
   read_limit_pairs(s, l);

@@ -1,9 +1,13 @@
+// ControlSession: the state machine, input, effects and ending. Login is in
+// control_login.cpp, TLS in control_tls.cpp, output in control_output.cpp.
 #include "server/control_session.hpp"
 
-#include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -12,10 +16,6 @@
 
 namespace ringftpd::server {
 namespace {
-
-// Bytes a client may pipeline while a command is being carried out (a login
-// check, a filesystem operation). Past this the session is closed.
-constexpr std::size_t kMaxPipelinedBytes = 64 * 1024;
 
 ftp::HostPort to_host_port(const io::SocketAddress& a) {
   ftp::HostPort hp;
@@ -48,12 +48,58 @@ io::SocketAddress to_socket_address(const ftp::HostPort& hp) {
   return a;
 }
 
+constexpr int kControlSendBufferBytes = 32 * 1024;  // the kernel doubles it
+
 bool is_data_op(Op op) {
   return static_cast<std::uint8_t>(op) >= static_cast<std::uint8_t>(Op::DataAccept) &&
          static_cast<std::uint8_t>(op) <= static_cast<std::uint8_t>(Op::FileStat);
 }
 
+// Phases in which the client's bytes are wanted: everything but the end.
+bool reads_input(ControlSession::Phase p) {
+  using P = ControlSession::Phase;
+  return p != P::Draining && p != P::Closing && p != P::Closed;
+}
+
 }  // namespace
+
+SessionBudget session_budget(bool logged_in, std::size_t max_line_bytes) noexcept {
+  // Input: two full command lines (pipelining clients such as lftp queue a
+  // few short commands). Output: before login a client gets short replies;
+  // after it, room for a STAT or FEAT reply. Every connection costs at most
+  // these (plus one reply in progress), which is what bounds a worker under
+  // clients that pipeline and never read.
+  const std::size_t input = std::max<std::size_t>(2 * max_line_bytes, 8192);
+  return SessionBudget{input, logged_in ? std::size_t{16 * 1024} : std::size_t{4096}};
+}
+
+std::string_view ControlSession::phase_name(Phase p) noexcept {
+  switch (p) {
+    case Phase::TlsHandshake:
+      return "tls-handshake";
+    case Phase::Commands:
+      return "commands";
+    case Phase::Authenticating:
+      return "authenticating";
+    case Phase::OpeningRoot:
+      return "opening-root";
+    case Phase::LoginDelayed:
+      return "login-delayed";
+    case Phase::FsWork:
+      return "fs-work";
+    case Phase::AwaitingTransferEnd:
+      return "awaiting-transfer-end";
+    case Phase::TlsShutdown:
+      return "tls-shutdown";
+    case Phase::Draining:
+      return "draining";
+    case Phase::Closing:
+      return "closing";
+    case Phase::Closed:
+      return "closed";
+  }
+  return "?";
+}
 
 ControlSession::ControlSession(SessionEnv env, io::OpTag tag, io::UniqueFd fd,
                                io::SocketAddress peer, io::SocketAddress local, bool implicit_tls)
@@ -73,6 +119,26 @@ ControlSession::ControlSession(SessionEnv env, io::OpTag tag, io::UniqueFd fd,
   data_.count_into(env_.counters);
 }
 
+// The one place the phase changes. Whether the client is read depends on
+// the phase, so the receive is brought in line here too.
+void ControlSession::enter(Phase next) noexcept {
+  if (phase_ == next) return;
+  if (env_.log.enabled(config::LogLevel::Debug)) {
+    env_.log.debug(
+        who_, "phase " + std::string(phase_name(phase_)) + " -> " + std::string(phase_name(next)));
+  }
+  phase_ = next;
+  update_receive();
+}
+
+SessionBudget ControlSession::budget() const noexcept {
+  return session_budget(state_.is_logged_in(), splitter_.max_line_bytes());
+}
+
+std::size_t ControlSession::buffered_input() const noexcept {
+  return input_.size() + splitter_.buffered_bytes();
+}
+
 void ControlSession::touch() noexcept {
   // Until login the shorter login timeout applies: a connection that never
   // logs in holds a slot only briefly.
@@ -84,139 +150,24 @@ void ControlSession::touch() noexcept {
 
 void ControlSession::start() noexcept {
   env_.log.info(who_, "connected to " + local_.to_string());
+  // Replies are small. A bounded kernel send buffer bounds the kernel memory a
+  // never-reading client can pin, and makes its stall visible to the send
+  // timeout soon (an autotuned buffer absorbs megabytes of replies first).
+  const int sndbuf = kControlSendBufferBytes;
+  (void)::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   touch();
   if (implicit_tls_) {
     start_tls();  // the banner follows the handshake
   } else {
     reply(ftp::Reply{ftp::kReplyServiceReady, env_.config->banner});
   }
-  arm_recv();
-}
-
-// AUTH TLS (after its 234 was queued in clear) or an implicit-TLS accept.
-void ControlSession::start_tls() noexcept {
-  tls_ending_ = false;
-  // Draft §4 / STARTTLS lesson: anything the client pipelined behind AUTH in
-  // clear is discarded, never executed under the protection that follows.
-  splitter_.discard_buffered();
-  input_.clear();
-  tls_ = tls::Session::server(*env_.tls_context);
-  if (!tls_) {
-    begin_close("out of memory for TLS");
-    return;
-  }
-  // Every ticket and session ID this connection issues carries its origin,
-  // which its data connections must present again (draft §10.2).
-  tls_->set_origin(env_.tls_context->new_origin());
-  const auto secs = env_.config->limits.handshake_timeout_seconds;
-  deadline_ = Clock::now() + std::chrono::seconds(secs);
-}
-
-// REIN or CCC on a protected connection: seal what is queued (the 220 or
-// 200), add our close_notify, and send everything after it in clear. After
-// REIN the user logs in anew; after CCC the login stays.
-void ControlSession::end_tls(bool keep_login) noexcept {
-  if (!plain_outbound_.empty()) {
-    const auto* p = reinterpret_cast<const std::byte*>(plain_outbound_.data());
-    (void)tls_->write_plaintext({p, plain_outbound_.size()});
-    plain_outbound_.clear();
-  }
-  (void)tls_->shutdown();
-  const auto ct = tls_->pending_ciphertext();
-  clear_outbound_.append(reinterpret_cast<const char*>(ct.data()), ct.size());
-  tls_->consume_ciphertext(ct.size());
-  tls_ending_ = true;
-  if (!keep_login && root_) io_uring_prep_close(submit_.sqe(Op::RootClose), root_.release());
-  env_.log.info(who_,
-                std::string(keep_login ? "CCC" : "REIN") + ": TLS ended, continuing in clear");
-  flush();
-}
-
-void ControlSession::on_ciphertext(std::span<const std::byte> bytes) noexcept {
-  tls::Session& t = *tls_;
-  t.feed_ciphertext(bytes);
-  if (tls_ending_) {
-    // Only the client's close_notify is expected; whatever else comes under
-    // the old protection is dropped, never executed in the clear session.
-    std::span<std::byte> sink = env_.scratch;
-    tls::IoResult r;
-    do {
-      r = t.read_plaintext(sink);
-    } while (r.status == tls::IoStatus::Ok);
-    if (r.status != tls::IoStatus::WantIO) {
-      tls_.reset();
-      tls_ending_ = false;
-    }
-    return;
-  }
-  if (!t.is_handshake_done()) {
-    const tls::HandshakeStatus hs = t.handshake();
-    if (hs == tls::HandshakeStatus::Failed) {
-      // Draft §10.1: not TLS at all -> an unprotected 421; a failure midway
-      // -> just drop the connection.
-      const bool garbage = t.received_non_tls();
-      env_.log.info(who_, "TLS handshake failed: " + t.last_error_text());
-      tls_.reset();
-      if (garbage && !implicit_tls_) {
-        ftp::format(ftp::Reply{ftp::kReplyServiceNotAvailable, "TLS negotiation failed."},
-                    clear_outbound_);
-        close_after_flush();
-      } else {
-        begin_close("TLS handshake failed");
-      }
-      return;
-    }
-    if (hs == tls::HandshakeStatus::WantIO) return;
-    state_.tls_active = true;
-    if (t.has_verified_peer_certificate()) {
-      // Draft §4.1.2 note: a verified certificate may stand in for PASS for
-      // the user it names; data connections must not present another one.
-      state_.certificate_user = t.peer_certificate_field(env_.config->tls.client_cert_user_field);
-      control_certificate_ = t.peer_certificate_fingerprint();
-      env_.log.info(who_, "client certificate for \"" + state_.certificate_user + "\"");
-    }
-    env_.counters.add(t.is_resumed() ? Counter::ControlTlsResumed : Counter::ControlTlsFull);
-    env_.log.info(who_, "TLS " + std::string(t.protocol_version()) + " " +
-                            std::string(t.cipher_suite()) + (t.is_resumed() ? " (resumed)" : ""));
-    touch();
-    if (implicit_tls_) reply(ftp::Reply{ftp::kReplyServiceReady, env_.config->banner});
-  }
-  std::span<std::byte> buf = env_.scratch;
-  for (;;) {
-    const tls::IoResult r = t.read_plaintext(buf);
-    if (r.status == tls::IoStatus::Ok) {
-      if (input_.size() + r.bytes > kMaxPipelinedBytes) {
-        reply(ftp::Reply{ftp::kReplyServiceNotAvailable, "Too much pipelined input, closing."});
-        close_after_flush();
-        return;
-      }
-      input_.append(reinterpret_cast<const char*>(buf.data()), r.bytes);
-      continue;
-    }
-    if (r.status == tls::IoStatus::Closed) {
-      begin_close("client ended TLS on the control connection");
-    } else if (r.status == tls::IoStatus::Failed) {
-      begin_close("TLS error: " + t.last_error_text());
-    }
-    return;
-  }
-}
-
-void ControlSession::arm_recv() noexcept {
-  io_uring_sqe* sqe = submit_.sqe(Op::ControlRecv);
-  io_uring_prep_recv_multishot(sqe, fd_.get(), nullptr, 0, 0);
-  sqe->flags |= IOSQE_BUFFER_SELECT;
-  sqe->buf_group = env_.recv_buffers.group_id();
-  recv_armed_ = true;
+  update_receive();
 }
 
 void ControlSession::on_completion(Op op, int res, std::uint32_t flags) noexcept {
   submit_.completed(flags);
   if (is_data_op(op)) {
-    for (DataEvent e = data_.on_completion(op, res, flags); e.kind != DataEvent::Kind::None;
-         e = data_.next_event()) {
-      on_data_event(e);
-    }
+    drain_data_events(data_.on_completion(op, res, flags));
   } else {
     switch (op) {
       case Op::ControlRecv:
@@ -226,7 +177,7 @@ void ControlSession::on_completion(Op op, int res, std::uint32_t flags) noexcept
         on_send(res);
         break;
       case Op::ControlClose:
-        phase_ = Phase::Closed;
+        enter(Phase::Closed);
         break;
       case Op::RootOpen:
         on_root_opened(res);
@@ -234,18 +185,16 @@ void ControlSession::on_completion(Op op, int res, std::uint32_t flags) noexcept
       case Op::RootClose:
         break;
       case Op::AuthSend:
-        if (res < 0 && auth_in_flight_) {
-          auth_in_flight_ = false;
-          env_.log.error(who_, std::string("auth service unreachable: ") + std::strerror(-res));
-          run(ftp::on_auth_result(state_, policy_, {ftp::AuthOutcome::Result::Unavailable, {}, 0}));
-        }
-        auth::wipe(auth_buffer_);  // it held a password
+        on_auth_send(res);
         break;
       case Op::FsOpen:
       case Op::FsAct:
       case Op::FsClose:
         if (auto outcome = fs_job_.on_completion(op, res)) {
-          if (phase_ == Phase::Open) run(ftp::on_fs_result(state_, fs_job_.current(), *outcome));
+          if (phase_ == Phase::FsWork) {
+            enter(Phase::Commands);
+            run(ftp::on_fs_result(state_, fs_job_.current(), *outcome));
+          }
         }
         break;
       default:
@@ -253,26 +202,41 @@ void ControlSession::on_completion(Op op, int res, std::uint32_t flags) noexcept
         break;
     }
   }
-  if (phase_ == Phase::Open) process_input();
+  release_root_when_unused();
+  process_input();
   maybe_finish_close();
 }
 
+// ---------------------------------------------------------------- input
+
+// Reads while the phase wants input and the buffered input is under the
+// budget; otherwise the multishot receive is cancelled, and the client's
+// bytes wait in its socket (TCP flow control), not in our memory.
+void ControlSession::update_receive() noexcept {
+  // A client that does not read its replies is not read either.
+  const SessionBudget b = budget();
+  const bool wanted =
+      reads_input(phase_) && buffered_input() < b.input_bytes && queued_output() < b.output_bytes;
+  if (wanted && receive_ == Receive::Idle) {
+    io_uring_sqe* sqe = submit_.sqe(Op::ControlRecv);
+    io_uring_prep_recv_multishot(sqe, fd_.get(), nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = env_.recv_buffers.group_id();
+    receive_ = Receive::Armed;
+  } else if (!wanted && receive_ == Receive::Armed) {
+    io_uring_prep_cancel64(submit_.untracked_sqe(), submit_.user_data(Op::ControlRecv), 0);
+    receive_ = Receive::Cancelling;
+  }
+}
+
 void ControlSession::on_recv(int res, std::uint32_t flags) noexcept {
-  if (!(flags & IORING_CQE_F_MORE)) recv_armed_ = false;
+  const bool last = !(flags & IORING_CQE_F_MORE);
+  if (last) receive_ = Receive::Idle;
   const auto buffer = env_.recv_buffers.buffer_id(flags);
   if (res > 0 && buffer) {
-    const auto bytes = env_.recv_buffers.bytes(*buffer, static_cast<std::size_t>(res));
-    if (phase_ == Phase::Open && !close_requested_) {
-      if (tls_) {
-        on_ciphertext(bytes);
-        flush();  // handshake messages, alerts
-      } else if (input_.size() + bytes.size() > kMaxPipelinedBytes) {
-        reply(ftp::Reply{ftp::kReplyServiceNotAvailable, "Too much pipelined input, closing."});
-        close_after_flush();
-      } else {
-        input_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-      }
-    }
+    // Bytes that arrive while the receive is being cancelled are still
+    // taken: they were received, and dropping them would lose commands.
+    if (reads_input(phase_)) take_input(env_.recv_buffers.bytes(*buffer, std::size_t(res)));
     env_.recv_buffers.recycle(*buffer);
   } else if (res == 0) {
     begin_close("client closed the connection");
@@ -281,27 +245,40 @@ void ControlSession::on_recv(int res, std::uint32_t flags) noexcept {
     begin_close(std::string("receive failed: ") + std::strerror(-res));
     return;
   }
-  // Multishot receive ends on -ENOBUFS (buffers are back by now) or when the
-  // kernel decides to stop; re-arm while the session is open.
-  if (!recv_armed_ && phase_ == Phase::Open && !close_requested_) arm_recv();
+  // Multishot receive ends on -ENOBUFS (buffers are back by now), on our
+  // cancel, or when the kernel decides to stop: re-arm if still wanted.
+  if (last) update_receive();
 }
 
-bool ControlSession::is_busy() const noexcept {
-  return auth_in_flight_ || pending_login_.has_value() || fs_job_.busy() ||
-         delayed_step_.has_value() || close_requested_ || phase_ != Phase::Open;
+void ControlSession::take_input(std::span<const std::byte> bytes) noexcept {
+  if (tls_) {
+    on_ciphertext(bytes);
+    flush();  // handshake messages, alerts
+  } else if (buffered_input() + bytes.size() > 2 * budget().input_bytes) {
+    // Only a client that ignores flow control gets here (the receive was
+    // cancelled at the budget, and a few buffers may still arrive).
+    reply(ftp::Reply{ftp::kReplyServiceNotAvailable, "Too much pipelined input, closing."});
+    close_after_flush();
+    return;
+  } else {
+    input_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  }
+  update_receive();
 }
 
 // Commands are carried out one at a time, in order: while one waits for I/O
-// (a password check, a filesystem operation) the next stays buffered.
-// Transfers do not block the control connection (ABOR, STAT, NOOP go on).
+// (a password check, a filesystem operation, an aborted transfer) the next
+// stays buffered. Transfers do not block the control connection (ABOR, STAT,
+// NOOP go on). While the client has not read enough of its replies, no
+// further command is carried out (back-pressure).
 void ControlSession::process_input() noexcept {
-  while (!is_busy()) {
+  while (phase_ == Phase::Commands && queued_output() < budget().output_bytes) {
     const ftp::LineSplitter::Result r = splitter_.next();
     if (r.kind == ftp::LineSplitter::Kind::NeedMore) {
-      if (input_.empty()) return;
+      if (input_.empty()) break;
       const std::size_t used = splitter_.feed(input_);
       input_.erase(0, used);
-      if (used == 0) return;
+      if (used == 0) break;
       continue;
     }
     if (r.kind == ftp::LineSplitter::Kind::TooLong) {
@@ -310,12 +287,14 @@ void ControlSession::process_input() noexcept {
     } else {
       handle_line(r.line);
     }
-    if (errors_ >= env_.config->limits.error_budget && !close_requested_) {
+    if (errors_ >= env_.config->limits.error_budget && !is_ending()) {
       env_.log.warn(who_, "error budget spent; closing");
       reply(ftp::Reply{ftp::kReplyServiceNotAvailable, "Too many bad commands, closing."});
       close_after_flush();
     }
   }
+  if (input_.empty() && input_.capacity() > 4096) std::string().swap(input_);
+  update_receive();  // input may have drained below the budget
 }
 
 void ControlSession::handle_line(std::string_view line) noexcept {
@@ -325,71 +304,52 @@ void ControlSession::handle_line(std::string_view line) noexcept {
     const bool secret = cmd.verb == ftp::Verb::Pass;
     env_.log.debug(who_, "> " + std::string(secret ? "PASS <hidden>" : line));
   }
-  ftp::Step step = ftp::on_command(state_, policy_, cmd);
-  const bool port_like = cmd.verb == ftp::Verb::Port || cmd.verb == ftp::Verb::Eprt;
-  const bool pasv_like = cmd.verb == ftp::Verb::Pasv || cmd.verb == ftp::Verb::Epsv;
-  if ((port_like || pasv_like) && tls_ && state_.tls_active && !step.counts_as_error) {
-    // TLS 1.3 tickets arrive after the handshake; clients that wait for one
-    // (GnuTLS) or spend each once (curl 8.12+, Java) get a fresh one now,
-    // before the reply that leads to the data connection.
-    if (tls_->send_ticket() == tls::IoStatus::Failed) {
-      begin_close("TLS error: " + tls_->last_error_text());
-      return;
-    }
-  }
-  if (port_like && state_.data_mode == ftp::DataMode::Active && state_.active_target) {
-    data_.set_active(to_socket_address(*state_.active_target));
-  }
-  run(std::move(step));
+  run(ftp::on_command(state_, policy_, cmd));
 }
 
+// ---------------------------------------------------------------- effects
+
+// A Step runs in order: its prelude (what must be in place before the client
+// reads the replies), its replies, then its effects. Once the session is
+// closing nothing more is carried out.
 void ControlSession::run(ftp::Step step) noexcept {
   if (step.counts_as_error) ++errors_;
+  for (ftp::Effect& e : step.prelude) {
+    if (is_ending()) return;
+    carry_out(e);
+  }
   for (const ftp::Reply& r : step.replies) reply(r);
-  carry_out(std::move(step.effect));
+  for (ftp::Effect& e : step.effects) {
+    if (phase_ == Phase::Closing || phase_ == Phase::Closed) return;
+    carry_out(e);
+  }
 }
 
-void ControlSession::carry_out(ftp::Effect effect) noexcept {
+void ControlSession::carry_out(ftp::Effect& effect) noexcept {
   namespace fx = ftp::effect;
   if (auto* a = std::get_if<fx::Authenticate>(&effect)) {
-    ++auth_sequence_;
-    auth::Request req{auth_request_tag().pack(),
-                      a->by_certificate ? auth::Kind::LookupUser : auth::Kind::VerifyPassword,
-                      a->user, a->password, peer_.ip()};
-    auth_by_certificate_ = a->by_certificate;
-    auth::wipe(a->password);
-    const bool sent = req.user.size() <= auth::kMaxUserBytes &&
-                      req.password.size() <= auth::kMaxPasswordBytes &&
-                      env_.auth.send(submit_, req, auth_buffer_);
-    auth::wipe(req.password);
-    if (!sent) {
-      run(ftp::on_auth_result(state_, policy_, {ftp::AuthOutcome::Result::Denied, {}, 0}));
-      return;
-    }
-    auth_in_flight_ = true;
-    auth_sent_at_ = Clock::now();
+    authenticate(*a);
   } else if (auto* f = std::get_if<fx::Fs>(&effect)) {
     if (auto outcome = fs_job_.start(root_.get(), state_.permissions, std::move(*f))) {
       run(ftp::on_fs_result(state_, fs_job_.current(), *outcome));
+    } else {
+      enter(Phase::FsWork);
     }
   } else if (auto* p = std::get_if<fx::OpenPassive>(&effect)) {
     run(ftp::on_passive_result(state_, *p, data_.open_passive(local_, peer_)));
   } else if (auto* t = std::get_if<fx::Transfer>(&effect)) {
-    transfer_ = *t;
-    transfer_started_ = Clock::now();
-    data_.start(root_.get(), state_.permissions, *t,
-                tls_ && state_.tls_active ? tls_->data_origin() : tls::ExpectedOrigin{},
-                control_certificate_);
-    for (DataEvent e = data_.next_event(); e.kind != DataEvent::Kind::None;
-         e = data_.next_event()) {
-      on_data_event(e);
-    }
+    start_transfer(*t);
   } else if (std::holds_alternative<fx::Abort>(effect)) {
     data_.abort();
-    for (DataEvent e = data_.next_event(); e.kind != DataEvent::Kind::None;
-         e = data_.next_event()) {
-      on_data_event(e);
-    }
+    drain_data_events(data_.next_event());
+  } else if (std::holds_alternative<fx::AwaitTransferEnd>(effect)) {
+    if (transfer_) enter(Phase::AwaitingTransferEnd);  // else it has reported already
+  } else if (std::holds_alternative<fx::RefreshTicket>(effect)) {
+    refresh_ticket();
+  } else if (auto* u = std::get_if<fx::UseActiveTarget>(&effect)) {
+    data_.set_active(to_socket_address(u->target));
+  } else if (std::holds_alternative<fx::EndLogin>(effect)) {
+    end_login();
   } else if (std::holds_alternative<fx::Close>(effect)) {
     close_after_flush();
   } else if (std::holds_alternative<fx::StartTls>(effect)) {
@@ -399,94 +359,59 @@ void ControlSession::carry_out(ftp::Effect effect) noexcept {
   }
 }
 
-io::OpTag ControlSession::auth_request_tag() const noexcept {
-  // The op byte carries the login's sequence number: a reply to an earlier
-  // request (one given up on when the auth service restarted) must not
-  // complete this one, which may be for another user.
-  return io::OpTag{tag_.slot, tag_.generation, auth_sequence_};
+void ControlSession::start_transfer(const ftp::effect::Transfer& t) noexcept {
+  // The interpreter allows one transfer at a time and only after login, and
+  // ABOR/REIN wait for the transfer's report; the channel refuses a start
+  // while a previous transfer still drains. Either refusal is answered 425
+  // and never overwrites the running transfer's state.
+  const bool started =
+      !transfer_ && root_ &&
+      data_.start(root_.get(), state_.permissions, t,
+                  tls_ && state_.tls_active ? tls_->data_origin() : tls::ExpectedOrigin{},
+                  control_certificate_);
+  if (!started) {
+    env_.log.error(who_, "bug: transfer requested while the data channel is busy");
+    run(ftp::on_transfer_result(state_, t,
+                                {ftp::TransferOutcome::Result::NoConnection, EBUSY, 0, {}}));
+    return;
+  }
+  transfer_ = t;
+  transfer_started_ = Clock::now();
+  drain_data_events(data_.next_event());
 }
 
-void ControlSession::on_auth_service_lost() noexcept {
-  if (!auth_in_flight_) return;
-  auth_in_flight_ = false;
-  env_.counters.add(Counter::LoginsFailed);
-  env_.log.warn(who_, "login of user " + state_.user + " refused: the auth service restarted");
-  run(ftp::on_auth_result(state_, policy_, {ftp::AuthOutcome::Result::Unavailable, {}, 0}));
-  maybe_shut_down_now();
-}
-
-void ControlSession::on_auth_reply(const auth::Reply& r) noexcept {
-  if (!auth_in_flight_ || r.request_id != auth_request_tag().pack()) return;
-  auth_in_flight_ = false;
-  using R = ftp::AuthOutcome::Result;
-  if (r.result == auth::Result::Allowed) {
-    // The root is opened through the ring; login completes when it is open.
-    pending_login_ = r;
-    root_path_ = r.root;
-    io_uring_prep_openat(submit_.sqe(Op::RootOpen), AT_FDCWD, root_path_.c_str(),
-                         O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
-    return;
+void ControlSession::drain_data_events(DataEvent first) noexcept {
+  for (DataEvent e = first; e.kind != DataEvent::Kind::None; e = data_.next_event()) {
+    on_data_event(e);
   }
-  // A short Throttled is the service's back-off between guesses: answered
-  // like a wrong password, late. Only the long cool-down ends the session.
-  constexpr std::uint32_t kLongestDelayMs = 30'000;
-  const bool backoff = r.result == auth::Result::Throttled && r.retry_after_ms <= kLongestDelayMs;
-  const R result = (r.result == auth::Result::Denied || backoff) ? R::Denied
-                   : r.result == auth::Result::Throttled         ? R::Throttled
-                                                                 : R::Unavailable;
-  env_.counters.add(Counter::LoginsFailed);
-  env_.log.info(who_, "login failed for user " + state_.user +
-                          (result == R::Throttled ? " (address throttled)" : ""));
-  ftp::Step step = ftp::on_auth_result(state_, policy_, {result, {}, 0});
-  if (result == R::Denied && r.retry_after_ms > 0) {
-    // Repeated guessing: the 530 is held back, and so are further commands.
-    delayed_step_ = std::move(step);
-    delayed_until_ = Clock::now() + std::chrono::milliseconds(r.retry_after_ms);
-    return;
-  }
-  run(std::move(step));
-}
-
-void ControlSession::on_root_opened(int res) noexcept {
-  const auth::Reply login = *pending_login_;
-  pending_login_.reset();
-  if (phase_ != Phase::Open) {
-    if (res >= 0) io_uring_prep_close(submit_.sqe(Op::RootClose), res);
-    return;
-  }
-  if (res < 0) {
-    env_.log.error(who_, "cannot open root directory " + login.root + " of user " + state_.user +
-                             ": " + std::strerror(-res));
-    run(ftp::on_auth_result(state_, policy_, {ftp::AuthOutcome::Result::Unavailable, {}, 0}));
-    maybe_shut_down_now();
-    return;
-  }
-  root_.reset(res);
-  env_.counters.add(Counter::LoginsOk);
-  env_.log.info(who_, "login ok: user " + state_.user);
-  run(ftp::on_auth_result(
-      state_, policy_,
-      {ftp::AuthOutcome::Result::Allowed, login.root, login.permissions, auth_by_certificate_}));
-  touch();
-  maybe_shut_down_now();
 }
 
 void ControlSession::on_data_event(const DataEvent& e) noexcept {
   if (!transfer_) return;
   if (e.kind == DataEvent::Kind::Starting) {
-    if (phase_ == Phase::Open) reply(ftp::transfer_starting(state_, *transfer_, e.size));
+    if (!is_ending()) reply(ftp::transfer_starting(state_, *transfer_, e.size));
     return;
   }
-  const ftp::effect::Transfer t = *transfer_;
+  const ftp::effect::Transfer t = std::move(*transfer_);
   transfer_.reset();
+  log_transfer(t, e);  // in every phase: each transfer is logged exactly once
+  ftp::Step step = ftp::on_transfer_result(state_, t, e.outcome);
+  if (phase_ == Phase::AwaitingTransferEnd) enter(Phase::Commands);
+  if (!is_ending()) run(std::move(step));
+  touch();
+  release_root_when_unused();
+  maybe_shut_down_now();
+}
+
+void ControlSession::log_transfer(const ftp::effect::Transfer& t, const DataEvent& e) noexcept {
+  using Kind = ftp::effect::TransferKind;
   const auto elapsed =
       std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - transfer_started_);
-  const bool upload = t.kind == ftp::effect::TransferKind::Stor ||
-                      t.kind == ftp::effect::TransferKind::Appe ||
-                      t.kind == ftp::effect::TransferKind::Stou;
-  const bool listing = !upload && t.kind != ftp::effect::TransferKind::Retr;
+  const bool upload = t.kind == Kind::Stor || t.kind == Kind::Appe || t.kind == Kind::Stou;
+  const bool listing = !upload && t.kind != Kind::Retr;
   const bool ok = e.outcome.result == ftp::TransferOutcome::Result::Done;
   if (!listing) {
+    // xferlog (wu-ftpd format) records file transfers, as other servers do.
     env_.xferlog.write(TransferRecord{elapsed.count(), peer_.ip(), e.outcome.bytes, t.vpath,
                                       t.type == ftp::TransferType::Image, upload,
                                       state_.is_anonymous(), state_.user, ok});
@@ -498,115 +423,77 @@ void ControlSession::on_data_event(const DataEvent& e) noexcept {
                           " bytes");
   env_.counters.add(ok ? Counter::TransfersOk : Counter::TransfersFailed);
   env_.counters.add(upload ? Counter::BytesReceived : Counter::BytesSent, e.outcome.bytes);
-  ftp::Step step = ftp::on_transfer_result(state_, t, e.outcome);
-  if (phase_ == Phase::Open) run(std::move(step));
-  touch();
-  maybe_shut_down_now();
 }
 
-void ControlSession::reply(const ftp::Reply& r) noexcept {
-  // Once TLS is set up every reply is sealed; before it, replies (the 234 of
-  // AUTH TLS included) go out as they are.
-  ftp::format(r, (tls_ && !tls_ending_) ? plain_outbound_ : clear_outbound_);
-  flush();
-}
-
-// One send in flight at a time: clear bytes first (they were queued before
-// TLS began), then sealed replies and TLS's own records.
-void ControlSession::flush() noexcept {
-  if (send_in_flight_ || phase_ != Phase::Open) return;
-  if (sending_.size() == sent_) {
-    sending_.clear();
-    sent_ = 0;
-    if (!clear_outbound_.empty()) {
-      sending_.swap(clear_outbound_);
-    } else if (tls_) {
-      if (tls_->is_handshake_done() && !plain_outbound_.empty()) {
-        const auto* p = reinterpret_cast<const std::byte*>(plain_outbound_.data());
-        const tls::IoResult w = tls_->write_plaintext({p, plain_outbound_.size()});
-        plain_outbound_.clear();
-        if (w.status == tls::IoStatus::Failed) {
-          begin_close("TLS error: " + tls_->last_error_text());
-          return;
-        }
-      }
-      const auto ct = tls_->pending_ciphertext();
-      sending_.assign(reinterpret_cast<const char*>(ct.data()), ct.size());
-      tls_->consume_ciphertext(ct.size());
-    }
-    if (sending_.empty() && close_requested_ && tls_ && tls_->is_handshake_done() &&
-        !tls_close_sent_) {
-      // Our close_notify goes out before the TCP close.
-      tls_close_sent_ = true;
-      (void)tls_->shutdown();
-      const auto ct = tls_->pending_ciphertext();
-      sending_.assign(reinterpret_cast<const char*>(ct.data()), ct.size());
-      tls_->consume_ciphertext(ct.size());
-    }
-    if (sending_.empty()) {
-      if (close_requested_) begin_close("session ended");
-      return;
-    }
-  }
-  io_uring_prep_send(submit_.sqe(Op::ControlSend), fd_.get(), sending_.data() + sent_,
-                     sending_.size() - sent_, MSG_NOSIGNAL);
-  send_in_flight_ = true;
-}
-
-void ControlSession::on_send(int res) noexcept {
-  send_in_flight_ = false;
-  if (res < 0) {
-    if (phase_ == Phase::Open) begin_close(std::string("send failed: ") + std::strerror(-res));
-    return;
-  }
-  sent_ += static_cast<std::size_t>(res);  // a short send resumes where it stopped
-  flush();
-}
+// ---------------------------------------------------------------- ending
 
 void ControlSession::close_after_flush() noexcept {
-  close_requested_ = true;
+  if (is_ending()) return;
+  enter(Phase::Draining);
   flush();
 }
 
 void ControlSession::begin_close(std::string_view reason) noexcept {
-  if (phase_ != Phase::Open) return;
-  phase_ = Phase::Closing;
+  if (phase_ == Phase::Closing || phase_ == Phase::Closed) return;
+  enter(Phase::Closing);
   env_.log.info(who_, std::string("disconnected: ") + std::string(reason));
-  data_.abort();  // a transfer in progress ends; its fds close through the ring
-  if (recv_armed_ || send_in_flight_) {
+  data_.abort();  // a transfer in progress ends (and is logged); fds close through the ring
+  drain_data_events(data_.next_event());
+  if (receive_ == Receive::Armed || send_in_flight_) {
     // Every operation on the fd must complete before the fd is closed and the
     // slot freed: the kernel may still be writing into our buffers.
     io_uring_prep_cancel_fd(submit_.untracked_sqe(), fd_.get(), IORING_ASYNC_CANCEL_ALL);
+    if (receive_ == Receive::Armed) receive_ = Receive::Cancelling;
   }
-  if (root_) io_uring_prep_close(submit_.sqe(Op::RootClose), root_.release());
+  if (root_) root_retiring_ = true;
+  release_root_when_unused();
   maybe_finish_close();
 }
 
 void ControlSession::maybe_finish_close() noexcept {
   if (phase_ != Phase::Closing || close_submitted_ || submit_.in_flight() > 0) return;
-  io_uring_prep_close(submit_.sqe(Op::ControlClose), fd_.release());
-  close_submitted_ = true;
+  if (root_) return;  // still named by a job; released when that ends
+  close_submitted_ = submit_.close(std::move(fd_), Op::ControlClose);
+  if (!close_submitted_) enter(Phase::Closed);
 }
 
 void ControlSession::on_tick(Clock::time_point now) noexcept {
-  if (phase_ != Phase::Open) return;
+  if (phase_ == Phase::Closing || phase_ == Phase::Closed) return;
+  const auto& limits = env_.config->limits;
+  // A client that does not read its replies: the send makes no progress.
+  auto send_timeout = std::chrono::seconds(limits.send_timeout_seconds);
+  if (!state_.is_logged_in()) {
+    send_timeout = std::min(send_timeout, std::chrono::seconds(limits.login_timeout_seconds));
+  }
+  if (send_in_flight_ ? now - send_progress_at_ > send_timeout
+                      : kernel_queue_stalled(now, send_timeout)) {
+    env_.counters.add(Counter::SessionsSendTimedOut);
+    begin_close("send timed out: the client stopped reading");
+    return;
+  }
   // A request the auth service never answers (it died holding it, and the
   // restart notice was missed) must not hold the session forever.
   constexpr auto kAuthAnswerLimit = std::chrono::seconds(60);
-  if (auth_in_flight_ && now - auth_sent_at_ > kAuthAnswerLimit) on_auth_service_lost();
-  if (delayed_step_ && now >= delayed_until_) {
+  if (phase_ == Phase::Authenticating && now - auth_sent_at_ > kAuthAnswerLimit) {
+    on_auth_service_lost();
+  }
+  if (phase_ == Phase::LoginDelayed && now >= delayed_until_) {
     ftp::Step step = std::move(*delayed_step_);
     delayed_step_.reset();
+    enter(Phase::Commands);
     run(std::move(step));
     process_input();
   }
-  for (DataEvent e = data_.on_tick(now); e.kind != DataEvent::Kind::None; e = data_.next_event()) {
-    on_data_event(e);
-  }
+  drain_data_events(data_.on_tick(now));
+  if (phase_ == Phase::Closing) return;
   if (transfer_) return;  // a moving transfer keeps the control connection alive
   if (now < deadline_) return;
-  if (close_requested_) {
+  if (phase_ == Phase::Draining) {
     begin_close("timed out while sending");  // the peer stopped reading
+    return;
+  }
+  if (phase_ == Phase::TlsHandshake) {
+    begin_close("TLS handshake timed out");
     return;
   }
   env_.log.info(who_, "idle timeout");
@@ -615,21 +502,39 @@ void ControlSession::on_tick(Clock::time_point now) noexcept {
   deadline_ = now + std::chrono::seconds(5);  // a grace period for the 421
 }
 
+// With no send of ours in flight, replies may still sit in the kernel's send
+// queue because the client's window is closed: it stopped reading while the
+// session waits (a delayed 530, say). Asked only of sessions that sent since
+// the last tick or still had bytes queued then, so idle sessions cost nothing.
+bool ControlSession::kernel_queue_stalled(Clock::time_point now,
+                                          std::chrono::seconds limit) noexcept {
+  const bool sent = sent_since_tick_;
+  sent_since_tick_ = false;
+  if (!sent && kernel_queued_ == 0) return false;
+  int queued = 0;
+  if (::ioctl(fd_.get(), SIOCOUTQ, &queued) != 0 || queued < 0) queued = 0;
+  const auto now_queued = static_cast<std::size_t>(queued);
+  if (now_queued == 0 || now_queued < kernel_queued_ || kernel_queued_ == 0) {
+    kernel_progress_at_ = now;  // drained, draining, or just filled
+  }
+  kernel_queued_ = now_queued;
+  return now_queued > 0 && now - kernel_progress_at_ > limit;
+}
+
 void ControlSession::shut_down_when_idle(std::string_view reason) noexcept {
   shutdown_reason_ = reason;
   maybe_shut_down_now();
 }
 
 void ControlSession::maybe_shut_down_now() noexcept {
-  if (shutdown_reason_.empty() || transfer_ || auth_in_flight_ || pending_login_) return;
+  if (shutdown_reason_.empty() || transfer_) return;
+  if (phase_ == Phase::Authenticating || phase_ == Phase::OpeningRoot) return;
   shut_down(shutdown_reason_);
 }
 
 void ControlSession::shut_down(std::string_view reason) noexcept {
-  if (phase_ != Phase::Open) return;
-  if (!close_requested_) {
-    reply(ftp::Reply{ftp::kReplyServiceNotAvailable, std::string(reason)});
-  }
+  if (is_ending()) return;
+  reply(ftp::Reply{ftp::kReplyServiceNotAvailable, std::string(reason)});
   close_after_flush();
   deadline_ = Clock::now() + std::chrono::seconds(2);
 }

@@ -126,10 +126,9 @@ class DataChannel {
   // control_certificate: fingerprint of the control connection's verified
   // client certificate (empty if none); a data connection must not show
   // another. Refused (false, nothing submitted, no event) unless
-  // is_idle_for_transfer(). (Not [[nodiscard]] yet only so that today's caller
-  // builds; it will be.)
-  bool start(int root_fd, std::uint8_t permissions, const ftp::effect::Transfer& t,
-             tls::ExpectedOrigin expected, std::string control_certificate);
+  // is_idle_for_transfer(); the control session answers 425 then.
+  [[nodiscard]] bool start(int root_fd, std::uint8_t permissions, const ftp::effect::Transfer& t,
+                           tls::ExpectedOrigin expected, std::string control_certificate);
   // ABOR, or the session is closing: stop, close everything, report Aborted.
   void abort();
 

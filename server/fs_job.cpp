@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 
@@ -19,6 +20,8 @@ using ftp::effect::FsOp;
 // STAT <dir> lists over the control connection; it is capped so one command
 // cannot make the worker format a huge directory in one go.
 constexpr std::size_t kStatListMaxEntries = 2000;
+// Entries formatted per loop turn (each costs an fstatat).
+constexpr std::size_t kStatListBatch = 128;
 
 // "a/b/c" -> ("a/b", "c"); "c" -> (".", "c").
 std::pair<std::string, std::string> split_parent(const std::string& rel) {
@@ -38,8 +41,8 @@ std::optional<ftp::FsOutcome> FsJob::start(int root_fd, std::uint8_t permissions
   fs_ = std::move(fs);
   root_fd_ = root_fd;
   permissions_ = permissions;
-  fd1_ = fd2_ = -1;
   outcome_ = {};
+  listed_ = 0;
   if (works_on_parent(fs_.op)) {
     // The root itself can be neither created, removed nor renamed.
     if (fs_.rel == "." || (fs_.op == FsOp::RenameTo && fs_.rel2 == ".")) {
@@ -58,7 +61,7 @@ std::optional<ftp::FsOutcome> FsJob::start(int root_fd, std::uint8_t permissions
 }
 
 std::optional<ftp::FsOutcome> FsJob::done() noexcept {
-  if (stage_ != Stage::Closing || fd1_ >= 0 || fd2_ >= 0 || pending_ != 0) return std::nullopt;
+  if (stage_ != Stage::Closing || fd1_ || fd2_ || lister_ || pending_ != 0) return std::nullopt;
   stage_ = Stage::Idle;
   return outcome_;
 }
@@ -85,7 +88,7 @@ std::optional<ftp::FsOutcome> FsJob::on_completion(Op op, int res) noexcept {
         break;
       }
       if (stage_ == Stage::OpenFirst) {
-        fd1_ = res;
+        fd1_.reset(res);
         if (fs_.op == FsOp::RenameTo) {
           auto [parent, base] = split_parent(fs_.rel);
           base2_ = std::move(base);
@@ -94,11 +97,15 @@ std::optional<ftp::FsOutcome> FsJob::on_completion(Op op, int res) noexcept {
           break;
         }
       } else {
-        fd2_ = res;
+        fd2_.reset(res);
       }
       act();
       break;
     case Op::FsAct:
+      if (lister_) {
+        list_next_batch();  // the yield between two batches has completed
+        break;
+      }
       if (res < 0) {
         finish(-res);
         break;
@@ -134,19 +141,20 @@ void FsJob::act() noexcept {
     case FsOp::ModTime:
     case FsOp::StatPath:
     case FsOp::RenameFrom:
-      io_uring_prep_statx(sqe(Op::FsAct), fd1_, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx_);
+      io_uring_prep_statx(sqe(Op::FsAct), fd1_.get(), "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx_);
       return;
     case FsOp::MakeDir:
-      io_uring_prep_mkdirat(sqe(Op::FsAct), fd1_, base1_.c_str(), 0755);
+      io_uring_prep_mkdirat(sqe(Op::FsAct), fd1_.get(), base1_.c_str(), 0755);
       return;
     case FsOp::RemoveDir:
-      io_uring_prep_unlinkat(sqe(Op::FsAct), fd1_, base1_.c_str(), AT_REMOVEDIR);
+      io_uring_prep_unlinkat(sqe(Op::FsAct), fd1_.get(), base1_.c_str(), AT_REMOVEDIR);
       return;
     case FsOp::Delete:
-      io_uring_prep_unlinkat(sqe(Op::FsAct), fd1_, base1_.c_str(), 0);
+      io_uring_prep_unlinkat(sqe(Op::FsAct), fd1_.get(), base1_.c_str(), 0);
       return;
     case FsOp::RenameTo:
-      io_uring_prep_renameat(sqe(Op::FsAct), fd1_, base1_.c_str(), fd2_, base2_.c_str(), 0);
+      io_uring_prep_renameat(sqe(Op::FsAct), fd1_.get(), base1_.c_str(), fd2_.get(), base2_.c_str(),
+                             0);
       return;
     case FsOp::SetModTime: {
       // io_uring has no utimensat. On an O_PATH fd this touches only the
@@ -154,22 +162,37 @@ void FsJob::act() noexcept {
       const timespec times[2] = {
           {0, UTIME_OMIT},
           {static_cast<time_t>(fs_.time.seconds), static_cast<long>(fs_.time.nanoseconds)}};
-      const int rc = utimensat(fd1_, "", times, AT_EMPTY_PATH);
+      const int rc = utimensat(fd1_.get(), "", times, AT_EMPTY_PATH);
       finish(rc == 0 ? 0 : errno);
       return;
     }
-    case FsOp::StatList: {
-      // Bounded: at most kStatListMaxEntries entries are formatted.
-      fs::DirectoryLister lister(
-          io::UniqueFd(fd1_),
+    case FsOp::StatList:
+      lister_.emplace(
+          std::move(fd1_),
           fs::ListerOptions{permissions_, static_cast<std::int64_t>(std::time(nullptr)), false});
-      fd1_ = -1;  // the lister owns and closes it
-      const bool more = lister.fill(outcome_.text, kStatListMaxEntries, fs::ListFormat::List);
-      if (more) outcome_.text += "(listing truncated; use LIST)\n";
-      finish(0);
+      list_next_batch();
       return;
-    }
   }
+}
+
+// One batch of STAT's listing per loop turn, at most kStatListMaxEntries in
+// all. A directory that cannot be read to the end is an error, not a short
+// listing.
+void FsJob::list_next_batch() noexcept {
+  const std::size_t batch = std::min(kStatListBatch, kStatListMaxEntries - listed_);
+  const std::size_t before = outcome_.text.size();
+  const bool more = lister_->fill(outcome_.text, batch, fs::ListFormat::List);
+  listed_ += static_cast<std::size_t>(std::count(
+      outcome_.text.begin() + static_cast<std::ptrdiff_t>(before), outcome_.text.end(), '\n'));
+  const int error = lister_->error().value();
+  if (more && error == 0 && listed_ < kStatListMaxEntries) {
+    io_uring_prep_nop(sqe(Op::FsAct));  // yield; the next batch runs on its completion
+    return;
+  }
+  if (more && error == 0) outcome_.text += "(listing truncated; use LIST)\n";
+  fd1_ = lister_->release_dir();
+  lister_.reset();
+  finish(error);
 }
 
 void FsJob::finish(int error) noexcept {
@@ -178,11 +201,13 @@ void FsJob::finish(int error) noexcept {
   close_next();
 }
 
+// One close at a time; the next on its completion. Every operation that
+// named these fds has completed by now (a job has one in flight at a time).
 void FsJob::close_next() noexcept {
-  int* fd = fd1_ >= 0 ? &fd1_ : fd2_ >= 0 ? &fd2_ : nullptr;
-  if (fd == nullptr) return;
-  io_uring_prep_close(sqe(Op::FsClose), *fd);
-  *fd = -1;
+  io::UniqueFd& fd = fd1_ ? fd1_ : fd2_;
+  if (!fd) return;
+  ++pending_;
+  (void)submit_.close(std::move(fd), Op::FsClose);
 }
 
 }  // namespace ringftpd::server

@@ -7,7 +7,9 @@
 // (statx with AT_EMPTY_PATH) or on a name inside the opened parent directory
 // (mkdirat, unlinkat, renameat), so no second path walk happens outside the
 // confinement. One job at a time per session; the job owns the fds it opens
-// and closes them through the ring before it reports.
+// and closes them through the ring before it reports. STAT <dir> formats its
+// listing in batches, one per loop turn (a no-op submission between two
+// batches yields to the other sessions).
 #pragma once
 
 #include <linux/openat2.h>
@@ -15,6 +17,9 @@
 
 #include <optional>
 #include <string>
+
+#include "io/unique_fd.hpp"
+#include "server/fs/directory_lister.hpp"
 
 #include "server/ftp/interpreter.hpp"
 #include "server/ops.hpp"
@@ -50,6 +55,7 @@ class FsJob {
   void finish(int error) noexcept;
   [[nodiscard]] std::optional<ftp::FsOutcome> done() noexcept;
   void close_next() noexcept;
+  void list_next_batch() noexcept;
 
   OpSubmitter& submit_;
   Stage stage_ = Stage::Idle;
@@ -57,8 +63,10 @@ class FsJob {
   ftp::effect::Fs fs_;
   int root_fd_ = -1;
   std::uint8_t permissions_ = 0;
-  int fd1_ = -1;  // the target, or the (first) parent directory
-  int fd2_ = -1;  // RenameTo: the destination's parent directory
+  io::UniqueFd fd1_;                           // the target, or the (first) parent directory
+  io::UniqueFd fd2_;                           // RenameTo: the destination's parent directory
+  std::optional<fs::DirectoryLister> lister_;  // StatList: owns fd1_ meanwhile
+  std::size_t listed_ = 0;                     // StatList: entries so far
   std::string base1_, base2_, open_path_;
   open_how how_{};
   struct statx stx_ {};

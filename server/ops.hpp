@@ -70,6 +70,12 @@ class OpSubmitter {
     io_uring_prep_close(sqe(op), fd.release());
     return true;
   }
+  // The user_data this session's submissions of `op` carry (to cancel one).
+  [[nodiscard]] std::uint64_t user_data(Op op) const noexcept {
+    io::OpTag t = base_;
+    t.op = static_cast<std::uint8_t>(op);
+    return t.pack();
+  }
   // A submission whose completion nobody waits for (cancels).
   [[nodiscard]] io_uring_sqe* untracked_sqe() { return ring_.sqe(io::kIgnoredTag); }
   // Call for every completion, with the CQE's flags.

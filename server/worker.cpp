@@ -1,5 +1,6 @@
 #include "server/worker.hpp"
 
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -373,7 +374,15 @@ void Worker::on_tick() noexcept {
     if (accepting_) arm_accept(i);
   }
   const auto now = ControlSession::Clock::now();
-  sessions_.for_each([now](ControlSession& s) { s.on_tick(now); });
+  std::size_t session_bytes = 0;
+  sessions_.for_each([now, &session_bytes](ControlSession& s) {
+    s.on_tick(now);
+    session_bytes += s.memory_bytes();
+  });
+  // The worker knows its memory: what its sessions hold, and its whole heap.
+  counters_.set(Counter::MemorySessionBytes, session_bytes);
+  const struct mallinfo2 heap = mallinfo2();
+  counters_.set(Counter::MemoryHeapBytes, heap.uordblks + heap.hblkhd);
   // Log lines a slow reader left queued go out now (without waiting).
   log_.flush();
   xferlog_.flush();

@@ -56,7 +56,7 @@ Step fs_step(const SessionState& s, FsOp op, std::string_view argument, std::uin
   if (!allowed(s, perm)) return error(kReplyFileUnavailable, "Permission denied.");
   Resolved r = resolve(s, argument);
   if (!r.ok) return std::move(r.failure);
-  return Step{{}, effect::Fs{op, std::move(r.vpath), std::move(r.rel), {}, {}}};
+  return Step{{}, {effect::Fs{op, std::move(r.vpath), std::move(r.rel), {}, {}}}};
 }
 
 // Draft §10.2: is the current PROT acceptable for this transfer command?
@@ -107,7 +107,7 @@ Step transfer_step(SessionState& s, const Policy& p, const Command& cmd, Transfe
   if (kind == TransferKind::Retr || kind == TransferKind::Stor) t.offset = s.restart_offset;
   s.restart_offset = 0;  // REST applies to the next transfer command only
   s.transfer_in_progress = true;
-  return Step{{}, std::move(t)};
+  return Step{{}, {std::move(t)}};
 }
 
 Step on_user(SessionState& s, const Policy& p, const Command& cmd) {
@@ -117,7 +117,7 @@ Step on_user(SessionState& s, const Policy& p, const Command& cmd) {
     // The verified certificate stands in for PASS; the auth service still
     // decides whether the account exists and where its root is.
     s.authenticating = true;
-    return Step{{}, effect::Authenticate{s.user, {}, true}};
+    return Step{{}, {effect::Authenticate{s.user, {}, true}}};
   }
   // Draft §10.1: per-user exceptions for the anonymous account.
   if (s.is_anonymous()) {
@@ -135,7 +135,7 @@ Step on_user(SessionState& s, const Policy& p, const Command& cmd) {
 
 Step on_pass(SessionState& s, const Command& cmd) {
   s.authenticating = true;
-  return Step{{}, effect::Authenticate{s.user, std::string(cmd.argument)}};
+  return Step{{}, {effect::Authenticate{s.user, std::string(cmd.argument)}}};
 }
 
 // Draft §10.1: is this verb allowed on a clear control connection? USER and
@@ -165,6 +165,23 @@ constexpr std::string_view kHelpVerbs =
     " ABOR ALLO APPE AUTH CDUP CWD  DELE EPRT EPSV FEAT HELP LIST MDTM MFMT\n"
     " MKD  MLSD MLST MODE NLST NOOP OPTS PASS PASV PBSZ PORT PROT PWD  QUIT\n"
     " REIN REST RETR RMD  RNFR RNTO SIZE STAT STOR STOU STRU SYST TYPE USER";
+
+// REIN: back to the state of a new connection; the login and what it held
+// are released. Draft §14: on a protected connection the 220 is sent
+// protected, then TLS ends and the connection goes on in clear, PROT C.
+Step reinitialize(SessionState& s) {
+  const HostPort peer = s.peer;
+  const bool had_tls = s.tls_active;
+  s = SessionState{};
+  s.peer = peer;
+  Step st = reply(kReplyServiceReady, "Service ready for new user.");
+  st.effects.emplace_back(effect::EndLogin{});
+  if (had_tls) st.effects.emplace_back(effect::EndTls{});
+  return st;
+}
+
+// The final reply of a transfer that ended on its own (or by ABOR).
+Step transfer_reply(SessionState& s, const effect::Transfer& t, const TransferOutcome& o);
 
 }  // namespace
 
@@ -223,7 +240,7 @@ Step on_command(SessionState& s, const Policy& p, const Command& cmd) {
     case Verb::Pass:
       return on_pass(s, cmd);
     case Verb::Quit:
-      return Step{{Reply{kReplyClosing, "Goodbye."}}, effect::Close{}};
+      return Step{{Reply{kReplyClosing, "Goodbye."}}, {effect::Close{}}};
     case Verb::Noop:
       return reply(kReplyOk, "NOOP ok.");
     case Verb::Syst:
@@ -241,18 +258,15 @@ Step on_command(SessionState& s, const Policy& p, const Command& cmd) {
       }
       return error(kReplyArgumentSyntaxError, "Option not understood.");
     }
-    case Verb::Rein: {
-      // Back to the state of a new connection. Draft §14: on a protected
-      // connection the 220 is sent protected, then TLS ends and the
-      // connection goes on in clear, with PROT back to C.
-      const HostPort peer = s.peer;
-      const bool had_tls = s.tls_active;
-      s = SessionState{};
-      s.peer = peer;
-      Step st = reply(kReplyServiceReady, "Service ready for new user.");
-      if (had_tls) st.effect = effect::EndTls{};
-      return st;
-    }
+    case Verb::Rein:
+      if (s.transfer_in_progress) {
+        // RFC 959 would let the transfer finish; a client that reads
+        // slowly could then hold the old login (and its files) as long as
+        // it likes. We abort it: its 426 comes first, then the 220.
+        s.rein_pending = true;
+        return Step{{}, {effect::Abort{}, effect::AwaitTransferEnd{}}};
+      }
+      return reinitialize(s);
     case Verb::Pwd:
       return reply(kReplyPathnameCreated, fs::quote_for_257(s.cwd) + " is the current directory.");
     case Verb::Cwd:
@@ -270,7 +284,9 @@ Step on_command(SessionState& s, const Policy& p, const Command& cmd) {
     case Verb::Rnto: {
       if (!s.rename_from) return error(kReplyBadSequence, "RNFR required first.");
       Step st = fs_step(s, FsOp::RenameTo, cmd.argument, config::kPermRename);
-      if (auto* fs = std::get_if<effect::Fs>(&st.effect)) fs->rel2 = *s.rename_from;
+      if (!st.effects.empty()) {
+        if (auto* fs = std::get_if<effect::Fs>(&st.effects.front())) fs->rel2 = *s.rename_from;
+      }
       s.rename_from.reset();
       return st;
     }
@@ -282,7 +298,9 @@ Step on_command(SessionState& s, const Policy& p, const Command& cmd) {
       const auto parsed = parse_mfmt_argument(cmd.argument);
       if (!parsed.ok()) return error(kReplyArgumentSyntaxError, "Usage: MFMT YYYYMMDDHHMMSS path");
       Step st = fs_step(s, FsOp::SetModTime, parsed.value.path, config::kPermWrite);
-      if (auto* fs = std::get_if<effect::Fs>(&st.effect)) fs->time = parsed.value.time;
+      if (!st.effects.empty()) {
+        if (auto* fs = std::get_if<effect::Fs>(&st.effects.front())) fs->time = parsed.value.time;
+      }
       return st;
     }
     case Verb::Mlst:
@@ -352,7 +370,9 @@ Step on_command(SessionState& s, const Policy& p, const Command& cmd) {
         }
       }
       if (s.transfer_in_progress) return error(kReplyBadSequence, "A transfer is in progress.");
-      return Step{{}, effect::OpenPassive{extended}};
+      Step st{{}, {effect::OpenPassive{extended}}};
+      if (s.tls_active) st.prelude.emplace_back(effect::RefreshTicket{});
+      return st;
     }
     case Verb::Port:
     case Verb::Eprt: {
@@ -378,7 +398,10 @@ Step on_command(SessionState& s, const Policy& p, const Command& cmd) {
       if (s.transfer_in_progress) return error(kReplyBadSequence, "A transfer is in progress.");
       s.active_target = hp.value;
       s.data_mode = DataMode::Active;
-      return reply(kReplyOk, std::string(extended ? "EPRT" : "PORT") + " command successful.");
+      Step st = reply(kReplyOk, std::string(extended ? "EPRT" : "PORT") + " command successful.");
+      st.prelude.emplace_back(effect::UseActiveTarget{hp.value});
+      if (s.tls_active) st.prelude.emplace_back(effect::RefreshTicket{});
+      return st;
     }
     case Verb::Retr:
       return transfer_step(s, p, cmd, TransferKind::Retr);
@@ -395,7 +418,9 @@ Step on_command(SessionState& s, const Policy& p, const Command& cmd) {
     case Verb::Mlsd:
       return transfer_step(s, p, cmd, TransferKind::Mlsd);
     case Verb::Abor:
-      if (s.transfer_in_progress) return Step{{}, effect::Abort{}};
+      // The 426/226 pair comes from the transfer's report; commands after
+      // ABOR wait for it, so replies stay in order.
+      if (s.transfer_in_progress) return Step{{}, {effect::Abort{}, effect::AwaitTransferEnd{}}};
       return reply(kReplyTransferComplete, "No transfer to abort.");
     case Verb::Auth:
       if (!p.tls_available) return error(kReplyNotImplemented, "TLS is not available.");
@@ -406,7 +431,8 @@ Step on_command(SessionState& s, const Policy& p, const Command& cmd) {
           return error(kReplyParameterNotImplemented, "Unsupported security mechanism.");
         }
       }
-      return Step{{Reply{kReplySecurityDataExchangeComplete, "AUTH TLS OK."}}, effect::StartTls{}};
+      return Step{{Reply{kReplySecurityDataExchangeComplete, "AUTH TLS OK."}},
+                  {effect::StartTls{}}};
     case Verb::Pbsz:
       if (!s.tls_active) return error(kReplyBadSequence, "PBSZ needs a TLS connection first.");
       if (!parse_pbsz_argument(cmd.argument).ok()) {
@@ -437,7 +463,7 @@ Step on_command(SessionState& s, const Policy& p, const Command& cmd) {
       // clear. PROT stays as it was (data connections keep their own TLS).
       s.tls_active = false;
       return Step{{Reply{kReplyOk, "CCC accepted, control connection now in clear."}},
-                  effect::EndTls{true}};
+                  {effect::EndTls{true}}};
     default:
       break;
   }
@@ -466,7 +492,7 @@ Step on_auth_result(SessionState& s, const Policy& p, const AuthOutcome& o) {
   ++s.failed_logins;
   if (o.result == R::Throttled || s.failed_logins >= p.max_failed_logins) {
     return Step{{Reply{kReplyServiceNotAvailable, "Too many failed logins, closing."}},
-                effect::Close{},
+                {effect::Close{}},
                 true};
   }
   return error(kReplyNotLoggedIn, "Login incorrect.");
@@ -547,6 +573,25 @@ Reply transfer_starting(const SessionState& s, const effect::Transfer& t,
 }
 
 Step on_transfer_result(SessionState& s, const effect::Transfer& t, const TransferOutcome& o) {
+  if (s.rein_pending) {
+    // The transfer REIN aborted (or one that ended just before): its own
+    // final reply, then REIN's.
+    const bool aborted = o.result == TransferOutcome::Result::Aborted;
+    s.rein_pending = false;
+    s.transfer_in_progress = false;
+    Step first = aborted ? reply(kReplyTransferAborted, "Transfer aborted by REIN.")
+                         : transfer_reply(s, t, o);
+    Step rein = reinitialize(s);
+    first.replies.insert(first.replies.end(), rein.replies.begin(), rein.replies.end());
+    first.effects.insert(first.effects.end(), rein.effects.begin(), rein.effects.end());
+    return first;
+  }
+  return transfer_reply(s, t, o);
+}
+
+namespace {
+
+Step transfer_reply(SessionState& s, const effect::Transfer& t, const TransferOutcome& o) {
   s.transfer_in_progress = false;
   s.data_mode = DataMode::None;  // a data connection serves one transfer
   s.active_target.reset();
@@ -587,5 +632,7 @@ Step on_transfer_result(SessionState& s, const effect::Transfer& t, const Transf
   }
   return reply(kReplyLocalError, "bug: unknown transfer result");
 }
+
+}  // namespace
 
 }  // namespace ringftpd::server::ftp

@@ -1,11 +1,14 @@
 // The pure FTP interpreter: (session state, command) -> Step.
 //
-// A Step is data: replies to send now, and at most one effect for the I/O
-// layer to carry out (check a password, touch the filesystem, open a data
-// connection, transfer). When the effect completes, the session calls the
-// matching on_*_result function, which returns the next Step. Nothing here
-// touches an fd, a ring, a clock or wolfSSL, so every transition is testable
-// with plain values.
+// A Step is data: effects that must be in place before the client reads the
+// replies (a fresh TLS ticket, the active data target), the replies to send
+// now, and effects for the I/O layer to carry out afterwards, in order (check
+// a password, touch the filesystem, open a data connection, transfer, wait
+// for a transfer to end, end TLS, close). When an effect completes, the
+// session calls the matching on_*_result function, which returns the next
+// Step. Nothing here touches an fd, a ring, a clock or wolfSSL, so every
+// transition is testable with plain values, and every protocol decision
+// (which effects a command has, in which order) is made here.
 #pragma once
 
 #include <cstdint>
@@ -65,7 +68,22 @@ struct Transfer {
   bool protect = false;  // PROT P: the data connection must be TLS
 };
 
+// ABOR, or REIN during a transfer: the data channel stops and reports.
 struct Abort {};
+// Further commands wait until the transfer in progress has reported (its
+// final reply comes first: replies stay in command order).
+struct AwaitTransferEnd {};
+// Draft §10.2 with TLS 1.3: a fresh ticket on the control connection before
+// the reply that leads to a data connection (GnuTLS clients wait for one;
+// curl 8.12+ and Java spend each ticket once).
+struct RefreshTicket {};
+// PORT/EPRT: the next data connection goes to this (already checked) target.
+struct UseActiveTarget {
+  HostPort target;
+};
+// REIN: the login ends; what it held (the user's root, the data connection
+// set up by PASV/PORT) is released.
+struct EndLogin {};
 struct StartTls {};
 // TLS on the control connection ends: REIN (draft §14, the login ends too)
 // or CCC (RFC 4217 §6/RFC 2228, the login stays).
@@ -76,14 +94,32 @@ struct Close {};
 
 }  // namespace effect
 
-using Effect =
-    std::variant<std::monostate, effect::Authenticate, effect::Fs, effect::OpenPassive,
-                 effect::Transfer, effect::Abort, effect::StartTls, effect::EndTls, effect::Close>;
+using Effect = std::variant<effect::Authenticate, effect::Fs, effect::OpenPassive, effect::Transfer,
+                            effect::Abort, effect::AwaitTransferEnd, effect::RefreshTicket,
+                            effect::UseActiveTarget, effect::EndLogin, effect::StartTls,
+                            effect::EndTls, effect::Close>;
 
 struct Step {
-  std::vector<Reply> replies;
-  Effect effect;
-  bool counts_as_error = false;  // charged to the session's error budget
+  std::vector<Reply> replies;     // queued after `prelude`, before `effects`
+  std::vector<Effect> effects;    // carried out in order after the replies
+  bool counts_as_error = false;   // charged to the session's error budget
+  std::vector<Effect> prelude{};  // carried out before the replies are queued
+
+  // The effect of type E, or null.
+  template <class E>
+  [[nodiscard]] const E* find() const noexcept {
+    for (const Effect& e : effects) {
+      if (const auto* p = std::get_if<E>(&e)) return p;
+    }
+    for (const Effect& e : prelude) {
+      if (const auto* p = std::get_if<E>(&e)) return p;
+    }
+    return nullptr;
+  }
+  template <class E>
+  [[nodiscard]] bool has() const noexcept {
+    return find<E>() != nullptr;
+  }
 };
 
 // A command line, already parsed.

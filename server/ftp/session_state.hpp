@@ -51,6 +51,9 @@ struct SessionState {
   std::optional<HostPort> active_target;  // PORT/EPRT, already checked
   bool epsv_all = false;                  // RFC 2428 §4: PASV/PORT/EPRT refused
   bool transfer_in_progress = false;
+  // REIN arrived during a transfer: the transfer is being aborted, and the
+  // reinitialisation happens once it has reported (its 426 comes first).
+  bool rein_pending = false;
 
   bool tls_active = false;  // the control connection is protected
   // The user a verified TLS client certificate names (configured field), or

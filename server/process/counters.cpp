@@ -56,6 +56,12 @@ std::string_view counter_name(Counter c) noexcept {
       return "data_refused_unknown_session";
     case Counter::LogLinesDropped:
       return "log_lines_dropped";
+    case Counter::SessionsSendTimedOut:
+      return "sessions_send_timed_out";
+    case Counter::MemorySessionBytes:
+      return "memory_session_bytes";
+    case Counter::MemoryHeapBytes:
+      return "memory_heap_bytes";
     case Counter::kCount:
       break;
   }

@@ -46,6 +46,9 @@ enum class Counter : std::uint8_t {
   DataRefusedForeign,     // resumed another control connection's session
   DataRefusedUnknown,     // resumed a session of unknown (expired, unbound) origin
   LogLinesDropped,        // log lines dropped: the log could not keep up
+  SessionsSendTimedOut,   // closed: the client stopped reading its replies
+  MemorySessionBytes,     // a gauge: buffers held by this worker's sessions
+  MemoryHeapBytes,        // a gauge: the worker's heap in use (mallinfo2)
   kCount,
 };
 
@@ -56,7 +59,8 @@ inline constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::k
 // A gauge is a level, not a count: it is not carried into the retired totals
 // when its worker exits (sessions_active, session_capacity).
 [[nodiscard]] constexpr bool is_gauge(Counter c) noexcept {
-  return c == Counter::SessionsActive || c == Counter::SessionCapacity;
+  return c == Counter::SessionsActive || c == Counter::SessionCapacity ||
+         c == Counter::MemorySessionBytes || c == Counter::MemoryHeapBytes;
 }
 
 class WorkerCounters {
@@ -64,11 +68,11 @@ class WorkerCounters {
   void add(Counter c, std::uint64_t n = 1) noexcept {
     values_[index(c)].fetch_add(n, std::memory_order_relaxed);
   }
-  void sub(Counter c, std::uint64_t n = 1) noexcept {
-    values_[index(c)].fetch_sub(n, std::memory_order_relaxed);
-  }
   void set(Counter c, std::uint64_t v) noexcept {  // gauges
     values_[index(c)].store(v, std::memory_order_relaxed);
+  }
+  void sub(Counter c, std::uint64_t n = 1) noexcept {
+    values_[index(c)].fetch_sub(n, std::memory_order_relaxed);
   }
   [[nodiscard]] std::uint64_t get(Counter c) const noexcept {
     return values_[index(c)].load(std::memory_order_relaxed);

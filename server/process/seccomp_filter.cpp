@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <liburing.h>
+#include <linux/sockios.h>
 #include <seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -102,8 +104,8 @@ void allow_without_bits(scmp_filter_ctx ctx, const char* name, unsigned arg, scm
 }
 
 // The allowed calls whose arguments are checked, in the order they are added.
-constexpr const char* kChecked[] = {"socket", "io_uring_register", "fcntl", "mmap", "mprotect",
-                                    "openat", "utimensat",         "tgkill"};
+constexpr const char* kChecked[] = {"socket", "io_uring_register", "fcntl",  "mmap", "mprotect",
+                                    "openat", "utimensat",         "tgkill", "ioctl"};
 
 void add_checked_rules(scmp_filter_ctx ctx) {
   // Internet sockets only: no unix, netlink or packet sockets.
@@ -127,6 +129,9 @@ void add_checked_rules(scmp_filter_ctx ctx) {
   // MFMT sets a modification time on an O_PATH fd the ring opened beneath
   // the root (io_uring has no utimensat): only in that form, fd and "".
   allow_if_one_of(ctx, "utimensat", 3, {AT_EMPTY_PATH});
+  // A control session asks how much of its replies the kernel still holds
+  // (a client that stopped reading); no other ioctl.
+  allow_if_one_of(ctx, "ioctl", 1, {SIOCOUTQ});
   // abort() raises SIGABRT at itself; no other signal, no other process.
   const scmp_arg_cmp self[] = {
       {0, SCMP_CMP_EQ, static_cast<scmp_datum_t>(getpid()), 0},

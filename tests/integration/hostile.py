@@ -23,6 +23,7 @@ import re
 import select
 import shutil
 import socket
+import subprocess
 import ssl
 import threading
 import time
@@ -188,6 +189,23 @@ def xferlog_lines(path):
         return []
 
 
+def server_send_queues(server_port, clients):
+    """Send-Q of the server's side of each (address, port) client connection,
+    read with ss(8); 0 where the connection is not found."""
+    out = subprocess.run(["ss", "-tnH", "state", "established", "( sport = :%d )" % server_port],
+                         capture_output=True, text=True).stdout
+    queues = {}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) < 4:
+            continue
+        try:
+            queues[f[3]] = int(f[1])
+        except ValueError:
+            continue
+    return [queues.get("%s:%d" % (host, p), 0) for host, p in clients]
+
+
 # ---------------------------------------------------------------- the attack
 def pipeline_blob(logged_in, units=256):
     """Commands a never-reading client repeats: mostly HELP, FEAT, STAT and NOOP
@@ -329,6 +347,12 @@ def _attack(abort, port, sources, per_source, seconds, drain_seconds, rcvbuf, re
                 except OSError:
                     retire(fd, "probe error")
     still_open = len(live)
+    # A connection still open is only evidence of a missed stall if the server
+    # has replies queued for it that its kernel cannot deliver (its Send-Q).
+    # One whose replies all fit in our receive window, or that waits in a
+    # login back-off with nothing to send, is not detectably a non-reader.
+    backed_up = server_send_queues(port, [live[fd].sock.getsockname() for fd in live])
+    still_backed_up = sum(1 for q in backed_up if q > 0)
     for fd in list(live):
         live[fd].sock.close()
     ended = min(attack_end, drain_end - drain_seconds)
@@ -340,6 +364,7 @@ def _attack(abort, port, sources, per_source, seconds, drain_seconds, rcvbuf, re
         "closed_during_attack": len(closed_during),
         "closed_after_attack": len(closed_after),
         "still_open": still_open,
+        "still_open_backed_up": still_backed_up,
         # seconds from "stopped reading" to the server's close, per closed connection
         "close_delays": [a.closed_at - a.quiet_at for a in done],
         # seconds from the end of the attack to the close, for those closed after it

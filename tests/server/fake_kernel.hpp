@@ -92,8 +92,12 @@ class FakeKernel final : public io::SubmissionQueue {
       fresh_.pop_front();
       ++submitted_;
       if (s.opcode == IORING_OP_ASYNC_CANCEL) {
+        // By fd (IORING_ASYNC_CANCEL_FD) or, as the kernel does otherwise,
+        // by the target's user_data.
+        const bool by_fd = (s.cancel_flags & IORING_ASYNC_CANCEL_FD) != 0;
         for (Pending& p : in_flight_) {
-          if (names_fd(p.sqe, s.fd) && p.sqe.opcode != IORING_OP_CLOSE) p.cancelled = true;
+          const bool hit = by_fd ? names_fd(p.sqe, s.fd) : p.sqe.user_data == s.addr;
+          if (hit && p.sqe.opcode != IORING_OP_CLOSE) p.cancelled = true;
         }
         if (s.user_data == io::kIgnoredTag) continue;
       }

@@ -59,8 +59,8 @@ TEST(FtpInterpreter, LoginFlowAndFailureBudget) {
   SessionState s;
   EXPECT_EQ(code_of(run(s, p, "USER alice")), 331);
   Step pass = run(s, p, "PASS secret");
-  ASSERT_TRUE(std::holds_alternative<effect::Authenticate>(pass.effect));
-  EXPECT_EQ(std::get<effect::Authenticate>(pass.effect).password, "secret");
+  ASSERT_TRUE(pass.has<effect::Authenticate>());
+  EXPECT_EQ((*pass.find<effect::Authenticate>()).password, "secret");
   EXPECT_EQ(code_of(run(s, p, "PWD")), 503) << "commands wait while the login is checked";
   EXPECT_EQ(code_of(on_auth_result(s, p, {AuthOutcome::Result::Denied, {}, 0})), 530);
   EXPECT_FALSE(s.is_logged_in());
@@ -71,7 +71,7 @@ TEST(FtpInterpreter, LoginFlowAndFailureBudget) {
     const Step st = on_auth_result(s, p, {AuthOutcome::Result::Denied, {}, 0});
     if (i == 1) {
       EXPECT_EQ(code_of(st), 421);
-      EXPECT_TRUE(std::holds_alternative<effect::Close>(st.effect));
+      EXPECT_TRUE(st.has<effect::Close>());
     }
   }
   SessionState ok;
@@ -97,7 +97,7 @@ TEST(FtpInterpreter, ControlTlsPolicy) {
   SessionState fresh;
   auth = run(fresh, p, "AUTH TLS");
   EXPECT_EQ(code_of(auth), 234);
-  EXPECT_TRUE(std::holds_alternative<effect::StartTls>(auth.effect));
+  EXPECT_TRUE(auth.has<effect::StartTls>());
   SessionState s2;
   EXPECT_EQ(code_of(run(s2, p, "AUTH GSSAPI")), 504);
   EXPECT_EQ(code_of(run(s2, p, "PBSZ 0")), 503) << "PBSZ before TLS";
@@ -124,7 +124,7 @@ TEST(FtpInterpreter, PathCommandsBecomeConfinedFsEffects) {
   };
   for (const auto& r : rows) {
     const Step st = run(s, p, r.line);
-    const auto* fs = std::get_if<effect::Fs>(&st.effect);
+    const auto* fs = st.find<effect::Fs>();
     ASSERT_NE(fs, nullptr) << r.line;
     EXPECT_EQ(fs->op, r.op) << r.line;
     EXPECT_EQ(fs->vpath, r.vpath) << r.line;
@@ -155,11 +155,11 @@ TEST(FtpInterpreter, RenameNeedsRnfrFirstAndCarriesSource) {
   SessionState s = logged_in();
   EXPECT_EQ(code_of(run(s, p, "RNTO b")), 503);
   const Step from = run(s, p, "RNFR a");
-  const auto* fs = std::get_if<effect::Fs>(&from.effect);
+  const auto* fs = from.find<effect::Fs>();
   ASSERT_NE(fs, nullptr);
   EXPECT_EQ(code_of(on_fs_result(s, *fs, {})), 350);
   const Step to = run(s, p, "RNTO b");
-  const auto* fs2 = std::get_if<effect::Fs>(&to.effect);
+  const auto* fs2 = to.find<effect::Fs>();
   ASSERT_NE(fs2, nullptr);
   EXPECT_EQ(fs2->rel2, "a");
   EXPECT_EQ(fs2->rel, "b");
@@ -175,7 +175,7 @@ TEST(FtpInterpreter, PermissionsAreChecked) {
   for (std::string_view line : {"STOR f", "APPE f", "DELE f", "MKD d", "RMD d", "RNFR f"}) {
     EXPECT_EQ(code_of(run(s, p, line)), 550) << line;
   }
-  EXPECT_TRUE(std::holds_alternative<effect::Transfer>(run(s, p, "RETR f").effect));
+  EXPECT_TRUE(run(s, p, "RETR f").has<effect::Transfer>());
 }
 
 TEST(FtpInterpreter, PortChecksPeerAndPrivilegedPorts) {
@@ -190,7 +190,7 @@ TEST(FtpInterpreter, PortChecksPeerAndPrivilegedPorts) {
   EXPECT_EQ(code_of(run(s, p, "EPSV ALL")), 200);
   EXPECT_EQ(code_of(run(s, p, "PORT 127,0,0,1,200,10")), 503) << "EPSV ALL refuses PORT";
   EXPECT_EQ(code_of(run(s, p, "PASV")), 503);
-  EXPECT_TRUE(std::holds_alternative<effect::OpenPassive>(run(s, p, "EPSV").effect));
+  EXPECT_TRUE(run(s, p, "EPSV").has<effect::OpenPassive>());
 }
 
 TEST(FtpInterpreter, TransferNeedsDataSetupAndRightProt) {
@@ -203,7 +203,7 @@ TEST(FtpInterpreter, TransferNeedsDataSetupAndRightProt) {
   p.data_protection = config::DataProtection::PerCommand;
   p.clear_allowed_for = {Verb::List};
   EXPECT_EQ(code_of(run(s, p, "RETR f")), 521);
-  EXPECT_TRUE(std::holds_alternative<effect::Transfer>(run(s, p, "LIST -la").effect));
+  EXPECT_TRUE(run(s, p, "LIST -la").has<effect::Transfer>());
 }
 
 TEST(FtpInterpreter, RestAppliesToTheNextTransferOnly) {
@@ -213,7 +213,7 @@ TEST(FtpInterpreter, RestAppliesToTheNextTransferOnly) {
   EXPECT_EQ(code_of(run(s, p, "REST 1000")), 350);
   EXPECT_EQ(code_of(run(s, p, "REST -1")), 501);
   const Step st = run(s, p, "RETR f");
-  const auto* t = std::get_if<effect::Transfer>(&st.effect);
+  const auto* t = st.find<effect::Transfer>();
   ASSERT_NE(t, nullptr);
   EXPECT_EQ(t->offset, 1000u);
   EXPECT_EQ(s.restart_offset, 0u);
@@ -227,7 +227,7 @@ TEST(FtpInterpreter, AbortRepliesAndTransferErrors) {
   SessionState s = logged_in();
   EXPECT_EQ(code_of(run(s, p, "ABOR")), 226) << "nothing to abort";
   s.transfer_in_progress = true;
-  EXPECT_TRUE(std::holds_alternative<effect::Abort>(run(s, p, "ABOR").effect));
+  EXPECT_TRUE(run(s, p, "ABOR").has<effect::Abort>());
   const effect::Transfer t{effect::TransferKind::Retr, "/f", "f", 0, TransferType::Image, false};
   const Step aborted = on_transfer_result(s, t, {TransferOutcome::Result::Aborted, 0, 0, {}});
   ASSERT_EQ(aborted.replies.size(), 2u);
@@ -267,7 +267,7 @@ TEST(FtpInterpreter, VerifiedCertificateStandsInForPass) {
   s.tls_active = true;
   s.certificate_user = "alice";
   const Step user = run(s, p, "USER alice");
-  const auto* a = std::get_if<effect::Authenticate>(&user.effect);
+  const auto* a = user.find<effect::Authenticate>();
   ASSERT_NE(a, nullptr);
   EXPECT_TRUE(a->by_certificate);
   EXPECT_TRUE(a->password.empty());
@@ -288,8 +288,8 @@ TEST(FtpInterpreter, CccOnlyWhenAllowedAndProtected) {
   p.allow_ccc = true;
   const Step st = run(s, p, "CCC");
   EXPECT_EQ(code_of(st), 200);
-  ASSERT_TRUE(std::holds_alternative<effect::EndTls>(st.effect));
-  EXPECT_TRUE(std::get<effect::EndTls>(st.effect).keep_login);
+  ASSERT_TRUE(st.has<effect::EndTls>());
+  EXPECT_TRUE((*st.find<effect::EndTls>()).keep_login);
   EXPECT_FALSE(s.tls_active);
   EXPECT_TRUE(s.is_logged_in());
 }
@@ -301,8 +301,8 @@ TEST(FtpInterpreter, ReinEndsTlsAndTheLogin) {
   s.prot = ProtLevel::Private;
   const Step st = run(s, p, "REIN");
   EXPECT_EQ(code_of(st), 220);
-  ASSERT_TRUE(std::holds_alternative<effect::EndTls>(st.effect));
-  EXPECT_FALSE(std::get<effect::EndTls>(st.effect).keep_login);
+  ASSERT_TRUE(st.has<effect::EndTls>());
+  EXPECT_FALSE((*st.find<effect::EndTls>()).keep_login);
   EXPECT_FALSE(s.tls_active);
   EXPECT_EQ(s.prot, ProtLevel::Clear) << "draft §9: PROT back to C";
 }
@@ -327,6 +327,91 @@ TEST(FtpInterpreter, FeatListsExtensions) {
   EXPECT_EQ(f.find("AUTH TLS"), std::string::npos) << "not advertised without TLS";
   p.tls_available = true;
   EXPECT_NE(feature_text(p).find("AUTH TLS"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ringftpd::server::ftp
+
+namespace ringftpd::server::ftp {
+namespace {
+
+TEST(FtpInterpreterEffects, ReinDuringATransferAbortsItAndRepliesInOrder) {
+  const Policy p = clear_policy();
+  SessionState s = logged_in();
+  s.tls_active = true;
+  s.data_mode = DataMode::Passive;
+  s.transfer_in_progress = true;
+  const Step rein = run(s, p, "REIN");
+  EXPECT_TRUE(rein.replies.empty()) << "the transfer's 426 must come first";
+  ASSERT_EQ(rein.effects.size(), 2u);
+  EXPECT_TRUE(std::holds_alternative<effect::Abort>(rein.effects[0]));
+  EXPECT_TRUE(std::holds_alternative<effect::AwaitTransferEnd>(rein.effects[1]));
+  EXPECT_TRUE(s.is_logged_in()) << "the login ends only once the transfer has reported";
+
+  const effect::Transfer t{effect::TransferKind::Retr, "/f", "f", 0, TransferType::Image, false};
+  const Step done = on_transfer_result(s, t, {TransferOutcome::Result::Aborted, 0, 0, {}});
+  ASSERT_EQ(done.replies.size(), 2u);
+  EXPECT_EQ(done.replies[0].code, 426);
+  EXPECT_EQ(done.replies[1].code, 220);
+  ASSERT_EQ(done.effects.size(), 2u);
+  EXPECT_TRUE(std::holds_alternative<effect::EndLogin>(done.effects[0]));
+  EXPECT_TRUE(std::holds_alternative<effect::EndTls>(done.effects[1]));
+  EXPECT_FALSE(s.is_logged_in());
+  EXPECT_FALSE(s.transfer_in_progress);
+  EXPECT_FALSE(s.rein_pending);
+  EXPECT_EQ(code_of(run(s, p, "PASV")), 530) << "a new login is needed";
+}
+
+TEST(FtpInterpreterEffects, ReinRacingATransferThatCompletedKeepsItsReply) {
+  const Policy p = clear_policy();
+  SessionState s = logged_in();
+  s.transfer_in_progress = true;
+  (void)run(s, p, "REIN");
+  const effect::Transfer t{effect::TransferKind::Retr, "/f", "f", 0, TransferType::Image, false};
+  const Step done = on_transfer_result(s, t, {TransferOutcome::Result::Done, 0, 10, {}});
+  ASSERT_EQ(done.replies.size(), 2u);
+  EXPECT_EQ(done.replies[0].code, 226);
+  EXPECT_EQ(done.replies[1].code, 220);
+  EXPECT_FALSE(done.has<effect::EndTls>()) << "the control connection was clear";
+  EXPECT_TRUE(done.has<effect::EndLogin>());
+}
+
+TEST(FtpInterpreterEffects, ReinWithoutTransferReleasesTheLogin) {
+  const Policy p = clear_policy();
+  SessionState s = logged_in();
+  const Step st = run(s, p, "REIN");
+  EXPECT_EQ(code_of(st), 220);
+  EXPECT_TRUE(st.has<effect::EndLogin>());
+}
+
+TEST(FtpInterpreterEffects, AborHoldsLaterCommandsUntilTheTransferReports) {
+  const Policy p = clear_policy();
+  SessionState s = logged_in();
+  s.transfer_in_progress = true;
+  const Step st = run(s, p, "ABOR");
+  ASSERT_EQ(st.effects.size(), 2u);
+  EXPECT_TRUE(std::holds_alternative<effect::Abort>(st.effects[0]));
+  EXPECT_TRUE(std::holds_alternative<effect::AwaitTransferEnd>(st.effects[1]));
+}
+
+TEST(FtpInterpreterEffects, PassiveAndActiveRefreshTheTicketFirstUnderTls) {
+  const Policy p = clear_policy();
+  SessionState s = logged_in();
+  EXPECT_TRUE(run(s, p, "EPSV").prelude.empty()) << "no ticket on a clear control connection";
+  s.tls_active = true;
+  const Step epsv = run(s, p, "EPSV");
+  ASSERT_EQ(epsv.prelude.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<effect::RefreshTicket>(epsv.prelude[0]));
+  EXPECT_TRUE(epsv.has<effect::OpenPassive>());
+
+  const Step port = run(s, p, "PORT 127,0,0,1,200,10");
+  EXPECT_EQ(code_of(port), 200);
+  const auto* target = port.find<effect::UseActiveTarget>();
+  ASSERT_NE(target, nullptr);
+  EXPECT_EQ(target->target.port, 200 * 256 + 10);
+  EXPECT_TRUE(port.has<effect::RefreshTicket>());
+  EXPECT_EQ(code_of(run(s, p, "PORT 10,0,0,1,200,10")), 500) << "not the peer: no effect";
+  EXPECT_TRUE(run(s, p, "PORT 10,0,0,1,200,10").prelude.empty());
 }
 
 }  // namespace

@@ -1,0 +1,168 @@
+// ControlSession against a fake kernel (tests/server/fake_kernel.hpp): no ring.
+// The test plays the kernel and the client: it completes the multishot
+// receive with the client's bytes and decides whether sends complete, so a
+// client that never reads its replies is one that never gets a send done.
+#include "server/control_session.hpp"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "tests/server/fake_kernel.hpp"
+
+namespace ringftpd::server {
+namespace {
+
+using testing::FakeKernel;
+
+constexpr std::uint16_t kGroup = 1;
+constexpr unsigned kBufferBytes = 4096;
+
+io::SocketAddress loopback(std::uint16_t port) {
+  io::SocketAddress a;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage);
+  v4->sin_family = AF_INET;
+  v4->sin_port = htons(port);
+  v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.length = sizeof(sockaddr_in);
+  return a;
+}
+
+config::Snapshot test_config() {
+  auto cfg = std::make_shared<config::Config>();
+  cfg->banner = "test";
+  cfg->limits.error_budget = 1'000'000;  // HELP is not an error; keep it out of the way
+  return cfg;
+}
+
+class ControlSessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    int control[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, control), 0);
+    client_.reset(control[1]);
+    int auth[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, auth), 0);
+    auth_peer_.reset(auth[1]);
+    auth_ = std::make_unique<AuthLink>(kernel_, io::UniqueFd(auth[0]));
+    session_ = std::make_unique<ControlSession>(
+        SessionEnv{kernel_, buffers_, log_, config_, ports_, *auth_, xferlog_, nullptr, scratch_,
+                   counters_},
+        io::OpTag{1, 1, 0}, io::UniqueFd(control[0]), loopback(40000), loopback(2121), false);
+    session_->start();
+  }
+
+  // The kernel hands the client's bytes to the multishot receive; false when
+  // no receive is armed (the session stopped reading).
+  bool deliver(std::string_view bytes) {
+    if (!kernel_.peek(Op::ControlRecv)) return false;
+    const auto b = kernel_.pick_buffer(kGroup);
+    if (!b) return false;
+    const std::size_t n = std::min<std::size_t>(bytes.size(), b->size);
+    std::memcpy(b->data, bytes.data(), n);
+    session_->on_completion(Op::ControlRecv, static_cast<int>(n),
+                            FakeKernel::buffer_flags(b->id, true));
+    return true;
+  }
+  // Completes the send in flight in full; returns its bytes.
+  std::string complete_send() {
+    const auto s = kernel_.take(Op::ControlSend);
+    if (!s) return {};
+    std::string out(reinterpret_cast<const char*>(s->addr), s->len);
+    session_->on_completion(Op::ControlSend, static_cast<int>(s->len), 0);
+    return out;
+  }
+  void housekeeping() {
+    kernel_.run_housekeeping(
+        [&](Op op, int res, std::uint32_t flags) { session_->on_completion(op, res, flags); });
+  }
+
+  FakeKernel kernel_;
+  io::BufferRing buffers_{kernel_, kGroup, 64, kBufferBytes};
+  Log log_{config::LogLevel::Error, ""};
+  config::Snapshot config_ = test_config();
+  PassivePorts ports_{config::PortRange{40000, 40001}};
+  TransferLog xferlog_{""};
+  std::vector<std::byte> scratch_ = std::vector<std::byte>(64 * 1024);
+  WorkerCounters counters_;
+  io::UniqueFd client_;
+  io::UniqueFd auth_peer_;
+  std::unique_ptr<AuthLink> auth_;
+  std::unique_ptr<ControlSession> session_;
+};
+
+std::string help_burst(std::size_t bytes) {
+  std::string s;
+  while (s.size() + 6 <= bytes) s += "HELP\r\n";
+  return s;
+}
+
+TEST_F(ControlSessionTest, AClientThatNeverReadsIsPushedBackThenClosed) {
+  // The banner's send never completes: the client does not read. It
+  // pipelines HELP as fast as it can.
+  unsigned delivered = 0;
+  while (delivered < 200 && deliver(help_burst(kBufferBytes))) ++delivered;
+  EXPECT_LT(delivered, 10u) << "reading must stop once the pre-login budget is full";
+  EXPECT_FALSE(kernel_.peek(Op::ControlRecv)) << "the receive was cancelled";
+  const SessionBudget before_login = session_budget(false, config_->limits.max_line_bytes);
+  EXPECT_LE(session_->memory_bytes(),
+            2 * before_login.input_bytes + 2 * before_login.output_bytes + 8 * 1024)
+      << "memory stays within the pre-login budget";
+  housekeeping();  // the cancelled receive ends
+  EXPECT_EQ(kernel_.count(Op::ControlRecv), 0u) << "and is not re-armed while backed up";
+
+  // No progress for the send timeout (before login, the login timeout at most).
+  session_->on_tick(ControlSession::Clock::now() + std::chrono::seconds(61));
+  EXPECT_EQ(session_->phase(), ControlSession::Phase::Closing);
+  housekeeping();  // the send is cancelled, then the socket closed through the ring
+  EXPECT_TRUE(session_->is_finished());
+  EXPECT_EQ(kernel_.in_flight(), 0u);
+  EXPECT_EQ(kernel_.close_violations(), 0u) << "no fd closed under an operation";
+  EXPECT_EQ(counters_.get(Counter::SessionsSendTimedOut), 1u);
+}
+
+TEST_F(ControlSessionTest, AClientThatReadsAgainIsServedEveryReplyInOrder) {
+  unsigned helps = 0;
+  for (unsigned i = 0; i < 6; ++i) {
+    const std::string burst = help_burst(kBufferBytes);
+    if (!deliver(burst)) break;
+    helps += static_cast<unsigned>(burst.size() / 6);
+  }
+  housekeeping();
+  // Now the client reads everything: the session carries the buffered
+  // commands out, re-arms its receive, and takes the rest.
+  std::string received;
+  for (int round = 0; round < 10'000; ++round) {
+    const std::string out = complete_send();
+    received += out;
+    housekeeping();
+    if (out.empty()) break;
+  }
+  EXPECT_TRUE(kernel_.peek(Op::ControlRecv)) << "reading resumed";
+  std::size_t replies = 0;
+  for (std::size_t at = received.find("214 Help OK."); at != std::string::npos;
+       at = received.find("214 Help OK.", at + 1)) {
+    ++replies;
+  }
+  EXPECT_EQ(replies, helps) << "every command delivered got its reply";
+  EXPECT_EQ(received.rfind("220 test", 0), 0u) << "the banner first";
+}
+
+TEST_F(ControlSessionTest, QuitClosesThroughTheRingAfterTheLastReply) {
+  ASSERT_TRUE(deliver("QUIT\r\n"));
+  EXPECT_EQ(session_->phase(), ControlSession::Phase::Draining);
+  std::string received;
+  for (std::string out = complete_send(); !out.empty(); out = complete_send()) received += out;
+  housekeeping();
+  EXPECT_NE(received.find("221 Goodbye."), std::string::npos);
+  EXPECT_TRUE(session_->is_finished());
+  EXPECT_EQ(kernel_.close_violations(), 0u);
+  EXPECT_EQ(kernel_.in_flight(), 0u);
+}
+
+}  // namespace
+}  // namespace ringftpd::server
