@@ -24,6 +24,7 @@ void ControlSession::authenticate(ftp::effect::Authenticate& a) noexcept {
     run(ftp::on_auth_result(state_, policy_, {ftp::AuthOutcome::Result::Denied, {}, 0}));
     return;
   }
+  ++auth_sends_in_flight_;
   auth_sent_at_ = Clock::now();
   enter(Phase::Authenticating);
 }
@@ -36,7 +37,11 @@ io::OpTag ControlSession::auth_request_tag() const noexcept {
 }
 
 void ControlSession::on_auth_send(int res) noexcept {
-  auth::wipe(auth_buffer_);  // it held a password
+  // The buffer held a password. A later request may already have been
+  // encoded into it (the answer to this one can arrive before this
+  // completion): wipe it only when no send of it is pending any more.
+  if (auth_sends_in_flight_ > 0) --auth_sends_in_flight_;
+  if (auth_sends_in_flight_ == 0) auth::wipe(auth_buffer_);
   if (res >= 0 || phase_ != Phase::Authenticating) return;
   env_.log.error(who_, std::string("auth service unreachable: ") + std::strerror(-res));
   enter(Phase::Commands);

@@ -212,6 +212,7 @@ class ControlSession {
   bool auth_by_certificate_ = false;       // the request in flight is a certificate login
   std::string control_certificate_;        // fingerprint of the verified client certificate
   std::vector<std::byte> auth_buffer_;     // a request being sent; wiped after
+  unsigned auth_sends_in_flight_ = 0;      // AuthSend completions still to come
   std::optional<ftp::Step> delayed_step_;  // LoginDelayed: the 530 held back
   Clock::time_point delayed_until_{};
 

@@ -420,7 +420,10 @@ Step on_command(SessionState& s, const Policy& p, const Command& cmd) {
     case Verb::Abor:
       // The 426/226 pair comes from the transfer's report; commands after
       // ABOR wait for it, so replies stay in order.
-      if (s.transfer_in_progress) return Step{{}, {effect::Abort{}, effect::AwaitTransferEnd{}}};
+      if (s.transfer_in_progress) {
+        s.abort_pending = true;
+        return Step{{}, {effect::Abort{}, effect::AwaitTransferEnd{}}};
+      }
       return reply(kReplyTransferComplete, "No transfer to abort.");
     case Verb::Auth:
       if (!p.tls_available) return error(kReplyNotImplemented, "TLS is not available.");
@@ -578,6 +581,7 @@ Step on_transfer_result(SessionState& s, const effect::Transfer& t, const Transf
     // final reply, then REIN's.
     const bool aborted = o.result == TransferOutcome::Result::Aborted;
     s.rein_pending = false;
+    s.abort_pending = false;
     s.transfer_in_progress = false;
     Step first = aborted ? reply(kReplyTransferAborted, "Transfer aborted by REIN.")
                          : transfer_reply(s, t, o);
@@ -585,6 +589,16 @@ Step on_transfer_result(SessionState& s, const effect::Transfer& t, const Transf
     first.replies.insert(first.replies.end(), rein.replies.begin(), rein.replies.end());
     first.effects.insert(first.effects.end(), rein.effects.begin(), rein.effects.end());
     return first;
+  }
+  if (s.abort_pending) {
+    // RFC 959 ABOR: a transfer it stopped answers 426 then 226; one that
+    // completed first answers for itself, and ABOR still gets its 226.
+    s.abort_pending = false;
+    Step st = transfer_reply(s, t, o);
+    if (o.result != TransferOutcome::Result::Aborted) {
+      st.replies.push_back(Reply{kReplyTransferComplete, "ABOR successful."});
+    }
+    return st;
   }
   return transfer_reply(s, t, o);
 }

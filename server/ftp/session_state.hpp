@@ -54,6 +54,9 @@ struct SessionState {
   // REIN arrived during a transfer: the transfer is being aborted, and the
   // reinitialisation happens once it has reported (its 426 comes first).
   bool rein_pending = false;
+  // ABOR arrived during a transfer: its 226 follows the transfer's own final
+  // reply, even if the transfer completed before the abort reached it.
+  bool abort_pending = false;
 
   bool tls_active = false;  // the control connection is protected
   // The user a verified TLS client certificate names (configured field), or

@@ -394,6 +394,27 @@ TEST(FtpInterpreterEffects, AborHoldsLaterCommandsUntilTheTransferReports) {
   EXPECT_TRUE(std::holds_alternative<effect::AwaitTransferEnd>(st.effects[1]));
 }
 
+TEST(FtpInterpreterEffects, AborStillAnswersWhenTheTransferCompletedFirst) {
+  const Policy p = clear_policy();
+  SessionState s = logged_in();
+  s.transfer_in_progress = true;
+  (void)run(s, p, "ABOR");
+  const effect::Transfer t{effect::TransferKind::Retr, "/f", "f", 0, TransferType::Image, false};
+  const Step done = on_transfer_result(s, t, {TransferOutcome::Result::Done, 0, 10, {}});
+  ASSERT_EQ(done.replies.size(), 2u) << "the transfer's 226, then ABOR's";
+  EXPECT_EQ(done.replies[0].code, 226);
+  EXPECT_EQ(done.replies[1].code, 226);
+  s.transfer_in_progress = true;
+  (void)run(s, p, "ABOR");
+  const Step aborted = on_transfer_result(s, t, {TransferOutcome::Result::Aborted, 0, 0, {}});
+  ASSERT_EQ(aborted.replies.size(), 2u);
+  EXPECT_EQ(aborted.replies[0].code, 426);
+  EXPECT_EQ(aborted.replies[1].code, 226);
+  s.transfer_in_progress = true;
+  const Step next = on_transfer_result(s, t, {TransferOutcome::Result::Done, 0, 10, {}});
+  EXPECT_EQ(next.replies.size(), 1u) << "no ABOR pending any more";
+}
+
 TEST(FtpInterpreterEffects, PassiveAndActiveRefreshTheTicketFirstUnderTls) {
   const Policy p = clear_policy();
   SessionState s = logged_in();
