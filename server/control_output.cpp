@@ -25,15 +25,15 @@ constexpr std::size_t kSlackBytes = 512 * 1024;
 }  // namespace
 
 std::size_t ControlSession::queued_output() const noexcept {
-  return clear_outbound_.size() + plain_outbound_.size() + (sending_.size() - sent_) +
-         (tls_ ? tls_->pending_ciphertext().size() : 0);
+  return clear_outbound_.size() + plain_outbound_.size() + after_tls_.size() +
+         (sending_.size() - sent_) + (tls_ ? tls_->pending_ciphertext().size() : 0);
 }
 
 std::size_t ControlSession::memory_bytes() const noexcept {
   return input_.capacity() + splitter_.buffered_bytes() + shutdown_records_.capacity() +
-         clear_outbound_.capacity() + plain_outbound_.capacity() + sending_.capacity() +
-         auth_buffer_.capacity() + (tls_ ? tls_->pending_ciphertext().size() : 0) +
-         data_.memory_bytes();
+         clear_outbound_.capacity() + plain_outbound_.capacity() + after_tls_.capacity() +
+         sending_.capacity() + auth_buffer_.capacity() +
+         (tls_ ? tls_->pending_ciphertext().size() : 0) + data_.memory_bytes();
 }
 
 std::size_t ControlSession::memory_cap() const noexcept {
@@ -45,7 +45,10 @@ void ControlSession::reply(const ftp::Reply& r) noexcept {
   if (phase_ == Phase::Closing || phase_ == Phase::Closed) return;
   // Once TLS is set up every reply is sealed; before it (the 234 of AUTH TLS
   // included) and after REIN/CCC, replies go out as they are.
-  ftp::format(r, (tls_ && phase_ != Phase::TlsShutdown) ? plain_outbound_ : clear_outbound_);
+  std::string& out = phase_ == Phase::TlsShutdown ? after_tls_
+                     : tls_                       ? plain_outbound_
+                                                  : clear_outbound_;
+  ftp::format(r, out);
   flush();
 }
 

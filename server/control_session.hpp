@@ -233,7 +233,10 @@ class ControlSession {
   // Output: one send in flight at a time.
   std::string clear_outbound_;  // bytes to send as they are (before TLS, the 234)
   std::string plain_outbound_;  // replies to seal once TLS is up
-  std::string sending_;         // bytes the kernel is sending; stable until completion
+  // TlsShutdown: clear replies (a timeout's 421) held until the client's
+  // close_notify, so a client still reading TLS does not take them for records.
+  std::string after_tls_;
+  std::string sending_;  // bytes the kernel is sending; stable until completion
   std::size_t sent_ = 0;
   bool send_in_flight_ = false;
   Clock::time_point send_progress_at_{};  // the last time a send moved bytes

@@ -85,7 +85,10 @@ void ControlSession::on_shutdown_bytes(std::span<const std::byte> bytes) noexcep
                                 shutdown_records_.end());
     std::vector<std::byte>().swap(shutdown_records_);
     tls_.reset();
+    clear_outbound_ += after_tls_;
+    std::string().swap(after_tls_);
     enter(Phase::Commands);
+    flush();
     if (!rest.empty()) take_input(rest);
     return;
   }
