@@ -101,6 +101,10 @@ class NeverReadingClientsTest(HostileCase):
             login_s, times = hostile.normal_downloads(self.port, "64k.bin", sha, until=attack_end)
         except (OSError, EOFError, AssertionError, ftplib.Error) as e:
             normal_error = repr(e)
+            # What the server said about it (a worker that died, a refusal).
+            lines = [l for l in self.srv.stderr().splitlines()
+                     if "127.0.0.1" in l or "worker" in l or "error" in l or "refused" in l]
+            print("server log around the failure:\n" + "\n".join(lines[-40:]))
         result = attack.result()
         peak = [sampler.stop()]
         growth = peak[0] - baseline
