@@ -117,7 +117,7 @@ struct Limits {
   std::uint32_t login_timeout_seconds = 60;
   std::uint32_t handshake_timeout_seconds = 15;
   std::uint32_t data_stall_timeout_seconds = 120;
-  std::uint32_t send_timeout_seconds = 60;  // a reply send without progress: close
+  std::uint32_t send_timeout_seconds = 60;       // a reply send without progress: close
   std::uint64_t bandwidth_bytes_per_second = 0;  // per session; 0 = unlimited
   // SIGTERM: transfers in progress may finish for this long, then everyone is closed.
   std::uint32_t shutdown_grace_seconds = 30;
