@@ -177,7 +177,6 @@ class SimClient {
   bool ascii_ = true;    // RFC 959's default TYPE
   bool prot_p_ = false;  // PROT P acknowledged
   bool pbsz_ = false;
-  std::uint64_t rest_ = 0;
   std::optional<Transfer> transfer_;
   std::optional<Data> data_;
   int uploads_ = 0;
