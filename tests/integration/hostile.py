@@ -39,14 +39,14 @@ MIB = 1024 * 1024
 # ---------------------------------------------------------------- measuring
 def descendants(pid):
     """pid and every process below it (from /proc/<pid>/task/*/children)."""
-    out, todo = [], [pid]
-    while todo and len(out) < 1000:
-        p = todo.pop()
+    out, unvisited = [], [pid]
+    while unvisited and len(out) < 1000:
+        p = unvisited.pop()
         out.append(p)
         try:
             for tid in os.listdir("/proc/%d/task" % p):
                 with open("/proc/%d/task/%s/children" % (p, tid)) as f:
-                    todo.extend(int(c) for c in f.read().split())
+                    unvisited.extend(int(c) for c in f.read().split())
         except OSError:
             pass  # it exited meanwhile
     return out
