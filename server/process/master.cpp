@@ -140,6 +140,7 @@ int Master::run() {
     }
     reap();  // SIGCHLDs coalesce: always look
     on_timers(Clock::now());
+    announce_ready_when_serving();
     flush_log();
   }
   stop_authd();
@@ -148,13 +149,39 @@ int Master::run() {
   return 0;
 }
 
+bool Master::current_generation_serving() const noexcept {
+  for (const Slot& slot : slots_) {
+    const auto it = slot.pid > 0 ? workers_.find(slot.pid) : workers_.end();
+    if (it == workers_.end() || !it->second.counters->is_serving()) return false;
+  }
+  return true;
+}
+
+void Master::announce_ready_when_serving() noexcept {
+  // The listeners exist since the constructor, so a client could connect
+  // before this; ready means a worker will also take the connection and
+  // greet it, with the current generation's configuration.
+  if (!ready_pending_ || stop_ != Stop::None || !current_generation_serving()) return;
+  ready_pending_ = false;
+  const std::string what = std::to_string(current_->workers) + " worker(s) serving, generation " +
+                           std::to_string(current_->number);
+  log_->info(kWho, "ready: " + what);
+  log_notify_failure(notifier_.ready(what));
+}
+
+void Master::log_notify_failure(const std::string& error) noexcept {
+  if (!error.empty()) log_->warn(kWho, "cannot tell the service manager: " + error);
+}
+
 void Master::flush_log() noexcept {
   log_->flush();
   counters_.add_to_totals(Counter::LogLinesDropped, log_->take_dropped());
 }
 
 int Master::poll_timeout_ms(Clock::time_point now) const noexcept {
-  auto until = now + 1s;  // ticket key rotation, deadlines: checked at least once a second
+  // Ticket key rotation, deadlines: checked at least once a second; workers
+  // starting up (owed READY=1) every 20 ms.
+  auto until = now + (ready_pending_ ? std::chrono::milliseconds(20) : 1s);
   for (const Slot& s : slots_) {
     if (s.respawn_due) until = std::min(until, s.respawn_at);
   }
@@ -409,6 +436,7 @@ void Master::signal_workers(int signo) noexcept {
 }
 
 void Master::begin_stop(Stop how) noexcept {
+  if (stop_ == Stop::None) log_notify_failure(notifier_.stopping());
   if (how == Stop::Graceful && stop_ == Stop::None) {
     const auto grace = current_->snapshot.config->limits.shutdown_grace_seconds;
     stop_ = Stop::Graceful;
@@ -446,6 +474,7 @@ void Master::stop_authd() noexcept {
 void Master::reload() noexcept {
   log_->info(kWho, "SIGHUP: reloading " +
                        (config_path_.empty() ? std::string("the certificate") : config_path_));
+  log_notify_failure(notifier_.reloading());
   std::shared_ptr<Generation> next;
   std::unique_ptr<Log> new_log;
   try {
@@ -472,6 +501,11 @@ void Master::reload() noexcept {
   } catch (const std::exception& e) {
     log_->error(
         kWho, std::string("reload refused, still serving the previous configuration: ") + e.what());
+    // The reload is over: the service manager must not wait for it (unless
+    // the start's READY=1 is still owed; it comes when the workers serve).
+    if (!ready_pending_) {
+      log_notify_failure(notifier_.ready("reload refused; serving the previous configuration"));
+    }
     return;
   }
   log_->drain(kLogDrain);
@@ -487,6 +521,7 @@ void Master::reload() noexcept {
   slots_.assign(current_->workers, Slot{});
   if (authd_pid_ > 0) kill(authd_pid_, SIGHUP);
   for (std::uint32_t slot = 0; slot < current_->workers; ++slot) fork_worker(slot);
+  ready_pending_ = true;  // READY=1 once the new generation serves
   log_->info(kWho, "reloaded: generation " + std::to_string(current_->number) + ", " +
                        std::to_string(current_->workers) + " worker(s)");
 }
