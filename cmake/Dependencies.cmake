@@ -1,6 +1,6 @@
 # Finds the libraries ringftpd links against and defines imported targets:
 #   ringftpd::wolfssl  ringftpd::uring  ringftpd::tomlplusplus  ringftpd::crypt
-#   ringftpd::seccomp
+#   ringftpd::seccomp  ringftpd::systemd
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 
@@ -40,6 +40,11 @@ add_library(ringftpd::crypt ALIAS PkgConfig::LIBCRYPT)
 # The worker's seccomp allowlist (server/process/seccomp_filter.cpp).
 pkg_check_modules(LIBSECCOMP REQUIRED IMPORTED_TARGET libseccomp)
 add_library(ringftpd::seccomp ALIAS PkgConfig::LIBSECCOMP)
+
+# sd_notify: the master tells systemd when it is ready, reloading, stopping
+# (server/process/service_notifier.cpp, dist/systemd/ringftpd.service).
+pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+add_library(ringftpd::systemd ALIAS PkgConfig::LIBSYSTEMD)
 
 find_package(GTest REQUIRED)
 if(RINGFTPD_BUILD_BENCH)

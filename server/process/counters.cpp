@@ -85,6 +85,7 @@ WorkerCounters* CounterRegion::acquire(std::uint32_t slot, std::uint32_t generat
     // -1 marks "reserved, not yet forked": readers skip it.
     if (!b.owner_.compare_exchange_strong(expected, -1)) continue;
     for (auto& v : b.values_) v.store(0, std::memory_order_relaxed);
+    b.serving_.store(false, std::memory_order_relaxed);
     b.slot_.store(slot, std::memory_order_relaxed);
     b.generation_.store(generation, std::memory_order_relaxed);
     return &b;
