@@ -114,7 +114,8 @@ ControlSession::ControlSession(SessionEnv env, io::OpTag tag, io::UniqueFd fd,
       who_(peer.to_string()),
       policy_(ftp::Policy::from(*env_.config, env_.tls_context != nullptr)),
       fs_job_(submit_),
-      data_(submit_, *env_.config, env_.passive_ports, env_.log, who_, env_.tls_context),
+      data_(submit_, *env_.config, env_.passive_ports, env_.log, who_, env_.tls_context,
+            &env_.pacer),
       splitter_(env_.config->limits.max_line_bytes) {
   state_.peer = to_host_port(peer_);
   implicit_tls_ = implicit_tls && env_.tls_context != nullptr;
@@ -508,6 +509,12 @@ void ControlSession::on_tick(Clock::time_point now) noexcept {
   reply(ftp::Reply{ftp::kReplyServiceNotAvailable, "Timeout, closing control connection."});
   close_after_flush();
   deadline_ = now + std::chrono::seconds(5);  // a grace period for the 421
+}
+
+void ControlSession::on_pace() noexcept {
+  if (phase_ == Phase::Closed) return;
+  drain_data_events(data_.on_pace());
+  maybe_finish_close();
 }
 
 // With no send of ours in flight, replies may still sit in the kernel's send

@@ -54,6 +54,7 @@
 #include "server/ftp/line_splitter.hpp"
 #include "server/log.hpp"
 #include "server/ops.hpp"
+#include "server/pacer.hpp"
 #include "server/process/counters.hpp"
 #include "server/transfer_log.hpp"
 #include "tls/context.hpp"
@@ -72,6 +73,7 @@ struct SessionEnv {
   const tls::ServerContext* tls_context;  // null: this server has no TLS
   std::span<std::byte> scratch;           // the worker's; valid during a call only
   WorkerCounters& counters;               // this worker's block, shared with the master
+  Pacer& pacer;                           // wakes transfers waiting for bandwidth
 };
 
 // Per-session memory budget. Before login a session gets far less: a
@@ -114,6 +116,8 @@ class ControlSession {
 
   // Called once a second by the worker; enforces timeouts and login delays.
   void on_tick(Clock::time_point now) noexcept;
+  // The worker's pace tick, for a transfer that waited for bandwidth.
+  void on_pace() noexcept;
   // Server shutdown (or a client past its limits): a last 421, then close. A
   // transfer in progress is aborted first, and its own reply (426, or 226
   // if it had completed) precedes the 421.

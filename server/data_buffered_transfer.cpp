@@ -62,13 +62,16 @@ void BufferedTransfer::step() {
         core_.finish(Result::Done, 0);
         return;
       }
-      in_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, kChunkBytes)));
+      in_.resize(
+          core_.allow(static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, kChunkBytes))));
+      if (in_.empty()) return;  // bandwidth: resume() comes on the pace tick
       io_uring_prep_read(core_.sqe(Op::FileRead), file_.get(), in_.data(),
                          static_cast<unsigned>(in_.size()), offset_);
       stage_ = Stage::Reading;
       return;
     case Mode::AsciiUpload:
-      in_.resize(kChunkBytes);
+      in_.resize(core_.allow(kChunkBytes));
+      if (in_.empty()) return;  // bandwidth: resume() comes on the pace tick
       io_uring_prep_recv(core_.sqe(Op::DataRecv), data_.get(), in_.data(), in_.size(), 0);
       stage_ = Stage::Receiving;
       return;
@@ -123,6 +126,7 @@ void BufferedTransfer::on_completion(Op op, int res, std::uint32_t flags) {
       offset_ += n;
       remaining_ -= std::min<std::uint64_t>(remaining_, n);
       core_.count(n);
+      core_.spend(n);
       append_ascii_download(out_, {in_.data(), n});
       break;
     case Stage::Receiving:
@@ -134,6 +138,7 @@ void BufferedTransfer::on_completion(Op op, int res, std::uint32_t flags) {
       }
       append_ascii_upload(out_, {in_.data(), n}, cr_pending_);
       core_.count(n);
+      core_.spend(n);
       break;
     case Stage::Writing:
       if (n == 0) return stop(Result::LocalError, EIO);

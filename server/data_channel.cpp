@@ -224,7 +224,8 @@ void DataChannel::await_connection() {
 
 void DataChannel::begin_transfer() {
   stage_ = Stage::Moving;
-  const TransferEnv env{submit_, cfg_, log_, who_};
+  // Bandwidth limits apply to file data, not to listings.
+  const TransferEnv env{submit_, cfg_, log_, who_, lister_ ? nullptr : &throttle_};
   const ftp::effect::Transfer& t = *request_;
   const bool ascii = t.type == ftp::TransferType::Ascii;
   auto tls_setup = [&] {
@@ -408,6 +409,12 @@ DataEvent DataChannel::on_completion(Op op, int res, std::uint32_t flags) {
     default:
       break;  // closes, unlinks
   }
+  return next_event();
+}
+
+DataEvent DataChannel::on_pace() {
+  throttle_.on_pace();
+  if (stage_ == Stage::Moving) visit_kind(transfer_, [](auto& k) { k.resume(); });
   return next_event();
 }
 

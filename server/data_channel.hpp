@@ -66,7 +66,9 @@
 #include "server/ftp/interpreter.hpp"
 #include "server/log.hpp"
 #include "server/ops.hpp"
+#include "server/pacer.hpp"
 #include "server/process/counters.hpp"
+#include "server/throttle.hpp"
 #include "tls/context.hpp"
 #include "tls/session.hpp"
 
@@ -98,15 +100,18 @@ class DataChannel {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // tls_context may be null (no PROT P possible).
+  // tls_context may be null (no PROT P possible). pacer wakes transfers
+  // that wait for bandwidth; without one, limits.bandwidth_bytes_per_second
+  // is not applied (unit tests of other things).
   DataChannel(OpSubmitter& submit, const config::Config& cfg, PassivePorts& ports, Log& log,
-              const std::string& who, const tls::ServerContext* tls_context)
+              const std::string& who, const tls::ServerContext* tls_context, Pacer* pacer = nullptr)
       : submit_(submit),
         cfg_(cfg),
         ports_(ports),
         log_(log),
         who_(who),
-        tls_context_(tls_context) {}
+        tls_context_(tls_context),
+        throttle_(cfg.limits.bandwidth_bytes_per_second, pacer, submit.tag()) {}
 
   // The owner destroys a channel only once none of its operations is in
   // flight (OpSubmitter::in_flight); the buffers go with it.
@@ -141,6 +146,8 @@ class DataChannel {
   [[nodiscard]] DataEvent next_event();
   // Once a second: ends a stalled transfer.
   [[nodiscard]] DataEvent on_tick(Clock::time_point now);
+  // The pace tick this channel's transfer waited for (Pacer): it resumes.
+  [[nodiscard]] DataEvent on_pace();
 
   [[nodiscard]] bool is_transferring() const noexcept { return stage_ != Stage::Idle; }
   // True from construction, and again once a transfer's Finished has been
@@ -203,6 +210,7 @@ class DataChannel {
   const std::string& who_;
   const tls::ServerContext* tls_context_;
   WorkerCounters* counters_ = nullptr;
+  Throttle throttle_;  // the session's bandwidth, across its transfers
 
   Stage stage_ = Stage::Idle;
   unsigned pending_ = 0;  // the channel's own operations in flight, but accepts

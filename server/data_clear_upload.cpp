@@ -24,14 +24,23 @@ void ClearUpload::step() {
   if (core_.has_ended()) return;
   const ReceivedQueue& q = receiver_.queue();
   if (!write_in_flight_ && !q.empty()) {
+    std::size_t queued = 0;
+    for (std::size_t i = 0; i < q.size() && i < kMaxWriteIov; ++i) queued += q.at(i).unconsumed();
+    // Bandwidth limits what is written; the rest waits in its buffers, so
+    // the receive runs dry and TCP pushes back on the client.
+    std::size_t budget = core_.allow(queued);
     std::size_t n = 0;
-    for (; n < q.size() && n < kMaxWriteIov; ++n) {
+    for (; n < q.size() && n < kMaxWriteIov && budget > 0; ++n) {
       const ReceivedQueue::Entry& e = q.at(n);
-      iov_[n] = iovec{receiver_.buffers().data(e.id) + e.offset, e.unconsumed()};
+      const std::size_t len = std::min<std::size_t>(e.unconsumed(), budget);
+      iov_[n] = iovec{receiver_.buffers().data(e.id) + e.offset, len};
+      budget -= len;
     }
-    io_uring_prep_writev(core_.sqe(Op::FileWrite), file_.get(), iov_.data(),
-                         static_cast<unsigned>(n), offset_);
-    write_in_flight_ = true;
+    if (n > 0) {
+      io_uring_prep_writev(core_.sqe(Op::FileWrite), file_.get(), iov_.data(),
+                           static_cast<unsigned>(n), offset_);
+      write_in_flight_ = true;
+    }
   }
   receiver_.arm_if_needed(core_, data_);
   if (receiver_.has_peer_finished() && !receiver_.is_armed() && !write_in_flight_ && q.empty()) {
@@ -73,6 +82,7 @@ void ClearUpload::on_written(int res) {
   const auto n = static_cast<std::uint64_t>(res);
   offset_ += n;
   core_.count(n);
+  core_.spend(n);
   core_.progress();
   receiver_.consume(n);
   step();

@@ -40,12 +40,15 @@ void ClearSpliceDownload::step() {
     splice_out_in_flight_ = true;
   }
   // Only what fits: a SpliceIn never has to wait for the SpliceOut.
+  // Bandwidth: the file side is what is limited; 0 waits for the pace tick.
   if (!splice_in_in_flight_ && remaining_ > 0 && in_pipe_ < pipe_capacity_) {
-    const auto n =
-        static_cast<unsigned>(std::min<std::uint64_t>(remaining_, pipe_capacity_ - in_pipe_));
-    io_uring_prep_splice(core_.sqe(Op::SpliceIn), file_.get(), static_cast<std::int64_t>(offset_),
-                         pipe_write_.get(), -1, n, SPLICE_F_MOVE);
-    splice_in_in_flight_ = true;
+    const auto n = static_cast<unsigned>(
+        core_.allow(std::min<std::uint64_t>(remaining_, pipe_capacity_ - in_pipe_)));
+    if (n > 0) {
+      io_uring_prep_splice(core_.sqe(Op::SpliceIn), file_.get(), static_cast<std::int64_t>(offset_),
+                           pipe_write_.get(), -1, n, SPLICE_F_MOVE);
+      splice_in_in_flight_ = true;
+    }
   }
   if (!splice_in_in_flight_ && !splice_out_in_flight_ && remaining_ == 0 && in_pipe_ == 0) {
     core_.finish(Result::Done, 0);
@@ -67,6 +70,7 @@ void ClearSpliceDownload::on_completion(Op op, int res, std::uint32_t flags) {
   core_.progress();
   if (op == Op::SpliceIn) {
     if (n == 0) return stop(Result::LocalError, EIO);  // the file shrank under us
+    core_.spend(n);
     in_pipe_ += n;
     offset_ += n;
     remaining_ -= std::min<std::uint64_t>(remaining_, n);

@@ -92,7 +92,9 @@ void TlsDownload::step_listing() {
 void TlsDownload::read_next() {
   if (read_in_flight_ || remaining_ == 0 || link_.pending() >= kReadBytes) return;
   std::vector<std::byte>& slot = plain_[fill_slot_];
-  const auto n = static_cast<unsigned>(std::min<std::uint64_t>(remaining_, slot.size()));
+  const auto n =
+      static_cast<unsigned>(core_.allow(std::min<std::uint64_t>(remaining_, slot.size())));
+  if (n == 0) return;  // bandwidth: resume() comes on the pace tick
   io_uring_prep_read(core_.sqe(Op::FileRead), file_.get(), slot.data(), n, offset_);
   read_in_flight_ = true;
 }
@@ -107,6 +109,7 @@ void TlsDownload::on_read(int res) {
   offset_ += n;
   remaining_ -= std::min<std::uint64_t>(remaining_, n);
   core_.count(n);
+  core_.spend(n);
   // The next read first: if it has to wait for the disk, it does so while
   // this chunk is being sealed and sent.
   read_next();

@@ -50,6 +50,8 @@ class TlsDownload {
   void begin();
   void on_completion(Op op, int res, std::uint32_t flags);
   void stop(ftp::TransferOutcome::Result r, int error);
+  // The pace tick: bandwidth may be there again (TransferCore::allow).
+  void resume() { step(); }
   void release_fds(FdsToClose& out);
   [[nodiscard]] std::size_t memory_bytes() const noexcept;
   [[nodiscard]] const TransferCore& core() const noexcept { return core_; }

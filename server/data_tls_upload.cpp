@@ -112,10 +112,15 @@ bool TlsUpload::open_records() {
     }
     if (client_closed_ || receiver_.queue().empty()) return true;
     // Everything fed so far is open: feed the oldest received buffer and give
-    // it straight back to the kernel (feeding copies it).
+    // it straight back to the kernel (feeding copies it). Bandwidth limits
+    // the ciphertext fed; the rest waits, holding its buffer, so the
+    // receive runs dry and TCP pushes back on the client.
     const ReceivedQueue::Entry& e = receiver_.queue().at(0);
-    session.feed_ciphertext(receiver_.buffers().bytes(e.id, e.length).subspan(e.offset));
-    receiver_.consume(e.unconsumed());
+    const std::size_t n = core_.allow(e.unconsumed());
+    if (n == 0) return true;  // resume() comes on the pace tick
+    session.feed_ciphertext(receiver_.buffers().bytes(e.id, e.length).subspan(e.offset, n));
+    receiver_.consume(n);
+    core_.spend(n);
   }
 }
 

@@ -33,6 +33,7 @@
 #include "server/ftp/interpreter.hpp"
 #include "server/log.hpp"
 #include "server/ops.hpp"
+#include "server/throttle.hpp"
 
 namespace ringftpd::server {
 
@@ -42,6 +43,7 @@ struct TransferEnv {
   const config::Config& cfg;
   Log& log;
   const std::string& who;
+  Throttle* throttle = nullptr;  // null: no bandwidth limit
 };
 
 struct TransferEnd {
@@ -90,6 +92,15 @@ class TransferCore {
     return true;
   }
   void progress() noexcept { last_progress_ = Clock::now(); }
+  // Bandwidth (throttle.hpp): how much of `want` bytes of file data may move
+  // now (0: submit nothing, the transfer's resume() comes on the pace tick),
+  // and what did move.
+  [[nodiscard]] std::size_t allow(std::size_t want) {
+    return env_.throttle != nullptr ? env_.throttle->allow(want) : want;
+  }
+  void spend(std::uint64_t n) noexcept {
+    if (env_.throttle != nullptr) env_.throttle->spend(n);
+  }
   void count(std::uint64_t n) noexcept { bytes_ += n; }
 
   [[nodiscard]] bool has_ended() const noexcept { return end_.has_value(); }

@@ -16,6 +16,7 @@ enum class Op : std::uint8_t {
   Tick,        // the once-a-second timer that enforces timeouts
   AuthRecv,    // replies from the auth service
   AuthSend,    // a request to the auth service (slot = the asking session)
+  Pace,        // the 100 ms timer that wakes transfers waiting for bandwidth
   // Control connection.
   ControlRecv = 16,
   ControlSend,
@@ -84,6 +85,8 @@ class OpSubmitter {
   }
   [[nodiscard]] unsigned in_flight() const noexcept { return in_flight_; }
   [[nodiscard]] io::SubmissionQueue& ring() noexcept { return ring_; }
+  // The session's tag (op 0): how the worker finds it again (Pacer).
+  [[nodiscard]] io::OpTag tag() const noexcept { return base_; }
 
  private:
   io::SubmissionQueue& ring_;

@@ -113,6 +113,20 @@ void Worker::arm_signal_read() {
   io_uring_prep_read(sqe, signal_fd_.get(), &signal_info_, sizeof signal_info_, 0);
 }
 
+// The pace timer runs only while a transfer waits for bandwidth.
+void Worker::arm_pace_if_needed() {
+  if (pace_armed_ || !pacer_.has_waiters()) return;
+  io_uring_prep_timeout(ring_.sqe(worker_tag(Op::Pace)), &pace_interval_, 0, 0);
+  pace_armed_ = true;
+}
+
+void Worker::on_pace() noexcept {
+  pace_armed_ = false;
+  for (const io::OpTag& tag : pacer_.take()) {
+    if (ControlSession* s = sessions_.find(tag.slot, tag.generation)) s->on_pace();
+  }
+}
+
 void Worker::arm_tick() {
   io_uring_sqe* sqe = ring_.sqe(worker_tag(Op::Tick));
   io_uring_prep_timeout(sqe, &tick_interval_, 0, 0);
@@ -134,6 +148,7 @@ int Worker::run() {
     }
     ring_.for_each_completion(
         [this](std::uint64_t data, int res, std::uint32_t flags) { dispatch(data, res, flags); });
+    arm_pace_if_needed();
   }
   log_.info(name_, "stopped");
   log_.drain(kLogDrainAtExit);
@@ -160,6 +175,9 @@ void Worker::dispatch(std::uint64_t user_data, int res, std::uint32_t flags) noe
         return;
       case Op::Tick:
         on_tick();
+        return;
+      case Op::Pace:
+        on_pace();
         return;
       case Op::AuthRecv:
         on_auth_reply(res);
@@ -263,7 +281,7 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
   const auto [slot, generation] = sessions_.reserve();
   auto session = std::make_unique<ControlSession>(
       SessionEnv{ring_, recv_buffers_, log_, config_, passive_ports_, auth_, xferlog_, tls_context_,
-                 scratch_, counters_},
+                 scratch_, counters_, pacer_},
       io::OpTag{slot, generation, 0}, std::move(fd), *peer, *local, listeners_[index].implicit_tls);
   ControlSession& s = *session;
   sessions_.install(slot, std::move(session));

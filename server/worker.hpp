@@ -91,6 +91,8 @@ class Worker {
   [[nodiscard]] bool near_capacity() const noexcept;
   void arm_signal_read();
   void arm_tick();
+  void arm_pace_if_needed();
+  void on_pace() noexcept;
   void dispatch(std::uint64_t user_data, int res, std::uint32_t flags) noexcept;
   void on_accept(std::uint32_t index, int res, std::uint32_t flags) noexcept;
   void on_signal(int res) noexcept;
@@ -117,6 +119,10 @@ class Worker {
   // Declared before the ring so it is destroyed after the ring has drained.
   signalfd_siginfo signal_info_{};
   __kernel_timespec tick_interval_{};
+  Pacer pacer_;
+  bool pace_armed_ = false;
+  __kernel_timespec pace_interval_{
+      0, std::chrono::duration_cast<std::chrono::nanoseconds>(Pacer::kInterval).count()};
   // The kernel writes into auth_'s receive buffer: it must outlive the ring.
   AuthLink auth_;
   io::Ring ring_;

@@ -51,7 +51,7 @@ class ControlSessionTest : public ::testing::Test {
     auth_ = std::make_unique<AuthLink>(kernel_, io::UniqueFd(auth[0]));
     session_ = std::make_unique<ControlSession>(
         SessionEnv{kernel_, buffers_, log_, config_, ports_, *auth_, xferlog_, nullptr, scratch_,
-                   counters_},
+                   counters_, pacer_},
         io::OpTag{1, 1, 0}, io::UniqueFd(control[0]), loopback(40000), loopback(2121), false);
     session_->start();
   }
@@ -89,6 +89,7 @@ class ControlSessionTest : public ::testing::Test {
   TransferLog xferlog_{""};
   std::vector<std::byte> scratch_ = std::vector<std::byte>(64 * 1024);
   WorkerCounters counters_;
+  Pacer pacer_;
   io::UniqueFd client_;
   io::UniqueFd auth_peer_;
   std::unique_ptr<AuthLink> auth_;

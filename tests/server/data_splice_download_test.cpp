@@ -96,5 +96,33 @@ TEST_F(ClearSpliceDownloadTest, StopFromOutsideEndsOnceAndKeepsTheFirstReason) {
   expect_fds_back();
 }
 
+TEST_F(ClearSpliceDownloadTest, ABandwidthLimitCapsTheSplicesAndWaitsForThePaceTick) {
+  std::ofstream(path("f")) << "x";
+  Pacer pacer;
+  Throttle throttle(20'000, &pacer, submit_.tag());  // 16 KiB now, the next in 0.8 s
+  TransferEnv limited = env();
+  limited.throttle = &throttle;
+  ClearSpliceDownload t(limited, data_, open_file("f", O_RDONLY), 0, 1 << 20);
+  t.begin();
+  const auto in = kernel_.take(Op::SpliceIn);
+  ASSERT_TRUE(in.has_value());
+  EXPECT_EQ(in->len, std::uint32_t{TokenBucket::kMinBurstBytes});
+  complete(t, Op::SpliceIn, static_cast<int>(in->len));
+  const auto out = kernel_.take(Op::SpliceOut);
+  ASSERT_TRUE(out.has_value());
+  complete(t, Op::SpliceOut, static_cast<int>(out->len));
+  EXPECT_EQ(kernel_.count(Op::SpliceIn), 0u) << "the bucket is empty: nothing submitted";
+  EXPECT_FALSE(t.core().has_ended());
+  EXPECT_TRUE(pacer.has_waiters());
+  (void)pacer.take();
+  throttle.on_pace();
+  t.resume();  // too early: still nothing, and it waits again
+  EXPECT_EQ(kernel_.count(Op::SpliceIn), 0u);
+  EXPECT_TRUE(pacer.has_waiters());
+  t.stop(Result::Aborted, ECANCELED);
+  retire(t);
+  expect_fds_back();
+}
+
 }  // namespace
 }  // namespace ringftpd::server

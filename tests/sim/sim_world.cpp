@@ -93,6 +93,7 @@ class World {
   server::Log slog_;
   server::TransferLog xferlog_{""};
   server::WorkerCounters counters_;
+  server::Pacer pacer_;  // no bandwidth limit here: never has waiters
   server::PassivePorts ports_;
   int auth_peer_ = -1;  // the simulated auth service's end
   std::unique_ptr<server::AuthLink> auth_;
@@ -214,7 +215,7 @@ bool World::accept_one() {
   log_.add("worker: session " + owner_name(owner) + " for " + peer->to_string());
   auto session = std::make_unique<ControlSession>(
       server::SessionEnv{kernel_, *recv_buffers_, slog_, config_, ports_, *auth_, xferlog_,
-                         &shared_.server(), scratch_, counters_},
+                         &shared_.server(), scratch_, counters_, pacer_},
       tag, std::move(fd), *peer, *local, false);
   ControlSession& s = *session;
   sessions_.install(slot, std::move(session));
