@@ -32,8 +32,9 @@ packages=(
   build-essential cmake ninja-build pkg-config clang lld libclang-rt-14-dev
   autoconf automake libtool dpkg-dev
   liburing-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcrypt-dev libseccomp-dev
+  libcrypt-dev libseccomp-dev libmicrohttpd-dev
   curl lftp python3 openssl ca-certificates procps iproute2
+  prometheus  # the real scraper and promtool for tests/integration/test_metrics.py
 )
 
 if [ "${1:-}" != "--no-apt" ]; then
