@@ -55,8 +55,13 @@ std::string join_labels(std::string_view a, std::string_view b) {
 std::string format_double(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[32];
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  // Plain decimals where they stay short: Prometheus 2.x compares le="..."
+  // as text, and le="0.0005" is what people write in a query, not "5e-04".
+  const double mag = std::fabs(v);
+  const bool fixed = mag == 0 || (mag >= 1e-6 && mag < 1e15);
+  char buf[64];
+  const auto [end, ec] = fixed ? std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed)
+                               : std::to_chars(buf, buf + sizeof buf, v);
   return ec == std::errc{} ? std::string(buf, end) : std::string("NaN");
 }
 
