@@ -1,6 +1,6 @@
 # Finds the libraries ringftpd links against and defines imported targets:
 #   ringftpd::wolfssl  ringftpd::uring  ringftpd::tomlplusplus  ringftpd::crypt
-#   ringftpd::seccomp  ringftpd::microhttpd
+#   ringftpd::seccomp  ringftpd::microhttpd  ringftpd::systemd
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 
@@ -44,6 +44,11 @@ add_library(ringftpd::seccomp ALIAS PkgConfig::LIBSECCOMP)
 # The [metrics] scrape endpoint, served by the metricsd helper (server/metrics/).
 pkg_check_modules(LIBMICROHTTPD REQUIRED IMPORTED_TARGET libmicrohttpd)
 add_library(ringftpd::microhttpd ALIAS PkgConfig::LIBMICROHTTPD)
+
+# sd_notify: the master tells systemd when it is ready, reloading, stopping
+# (server/process/service_notifier.cpp, dist/systemd/ringftpd.service).
+pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+add_library(ringftpd::systemd ALIAS PkgConfig::LIBSYSTEMD)
 
 find_package(GTest REQUIRED)
 if(RINGFTPD_BUILD_BENCH)

@@ -6,6 +6,7 @@
 
 #include "server/control_session.hpp"
 #include "server/ftp/reply.hpp"
+#include "server/security_log.hpp"
 
 namespace ringftpd::server {
 
@@ -21,6 +22,9 @@ void ControlSession::authenticate(ftp::effect::Authenticate& a) noexcept {
                     env_.auth.send(submit_, req, auth_buffer_);
   auth::wipe(req.password);
   if (!sent) {
+    // Only sizes make an encoding fail: a client's doing, so a failed login.
+    env_.counters.add(Counter::LoginsFailed);
+    log_login_failed(env_.log, peer_, LoginFailure::TooLong, state_.user);
     run(ftp::on_auth_result(state_, policy_, {ftp::AuthOutcome::Result::Denied, {}, 0}));
     return;
   }
@@ -79,8 +83,17 @@ void ControlSession::on_auth_reply(const auth::Reply& r) noexcept {
                    : r.result == auth::Result::Throttled         ? R::Throttled
                                                                  : R::Unavailable;
   env_.counters.add(Counter::LoginsFailed);
-  env_.log.info(who_, "login failed for user " + state_.user +
-                          (result == R::Throttled ? " (address throttled)" : ""));
+  if (result == R::Unavailable) {
+    // Never checked (the service could not answer): not the client's doing,
+    // and not a line a ban filter matches.
+    env_.log.error(
+        who_, "login of user " + state_.user + " not checked: the auth service is unavailable");
+  } else {
+    log_login_failed(
+        env_.log, peer_,
+        result == R::Throttled ? LoginFailure::AddressThrottled : LoginFailure::BadCredentials,
+        state_.user);
+  }
   ftp::Step step = ftp::on_auth_result(state_, policy_, {result, {}, 0});
   if (result == R::Denied && r.retry_after_ms > 0) {
     // Repeated guessing: the 530 is held back, and so are further commands.

@@ -58,7 +58,7 @@ bool is_data_op(Op op) {
 // Phases in which the client's bytes are wanted: everything but the end.
 bool reads_input(ControlSession::Phase p) {
   using P = ControlSession::Phase;
-  return p != P::Draining && p != P::Closing && p != P::Closed;
+  return p != P::EndingTransfer && p != P::Draining && p != P::Closing && p != P::Closed;
 }
 
 }  // namespace
@@ -91,6 +91,8 @@ std::string_view ControlSession::phase_name(Phase p) noexcept {
       return "awaiting-transfer-end";
     case Phase::TlsShutdown:
       return "tls-shutdown";
+    case Phase::EndingTransfer:
+      return "ending-transfer";
     case Phase::Draining:
       return "draining";
     case Phase::Closing:
@@ -257,8 +259,7 @@ void ControlSession::take_input(std::span<const std::byte> bytes) noexcept {
   } else if (buffered_input() + bytes.size() > 2 * budget().input_bytes) {
     // Only a client that ignores flow control gets here (the receive was
     // cancelled at the budget, and a few buffers may still arrive).
-    reply(ftp::Reply{ftp::kReplyServiceNotAvailable, "Too much pipelined input, closing."});
-    close_after_flush();
+    shut_down("Too much pipelined input, closing.");
     return;
   } else {
     input_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
@@ -289,8 +290,7 @@ void ControlSession::process_input() noexcept {
     }
     if (errors_ >= env_.config->limits.error_budget && !is_ending()) {
       env_.log.warn(who_, "error budget spent; closing");
-      reply(ftp::Reply{ftp::kReplyServiceNotAvailable, "Too many bad commands, closing."});
-      close_after_flush();
+      shut_down("Too many bad commands, closing.");
     }
   }
   if (input_.empty() && input_.capacity() > 4096) std::string().swap(input_);
@@ -396,6 +396,14 @@ void ControlSession::on_data_event(const DataEvent& e) noexcept {
   transfer_.reset();
   log_transfer(t, e);  // in every phase: each transfer is logged exactly once
   ftp::Step step = ftp::on_transfer_result(state_, t, e.outcome);
+  if (phase_ == Phase::EndingTransfer) {
+    // Only the transfer's replies: the session is closing, so nothing the
+    // step would start (REIN's reset, say) matters any more.
+    for (const ftp::Reply& r : step.replies) reply(r);
+    close_with_421(shutdown_reason_);
+    release_root_when_unused();
+    return;
+  }
   if (phase_ == Phase::AwaitingTransferEnd) enter(Phase::Commands);
   if (!is_ending()) run(std::move(step));
   touch();
@@ -533,7 +541,20 @@ void ControlSession::maybe_shut_down_now() noexcept {
 }
 
 void ControlSession::shut_down(std::string_view reason) noexcept {
-  if (is_ending()) return;
+  if (is_ending() || phase_ == Phase::EndingTransfer) return;
+  if (transfer_) {
+    // The 421 waits for the transfer's own reply: a client told only "421"
+    // could not know that its upload had in fact been stored (or not).
+    shutdown_reason_ = std::string(reason);
+    enter(Phase::EndingTransfer);
+    data_.abort();
+    drain_data_events(data_.next_event());  // it may report at once
+    return;
+  }
+  close_with_421(reason);
+}
+
+void ControlSession::close_with_421(std::string_view reason) noexcept {
   reply(ftp::Reply{ftp::kReplyServiceNotAvailable, std::string(reason)});
   close_after_flush();
   deadline_ = Clock::now() + std::chrono::seconds(2);

@@ -95,6 +95,7 @@ class ControlSession {
     FsWork,               // a filesystem effect is in progress
     AwaitingTransferEnd,  // ABOR/REIN: the transfer in progress must report first
     TlsShutdown,          // REIN/CCC: our close_notify is out; the client's is awaited
+    EndingTransfer,       // closing with a 421: the aborted transfer's reply goes first
     Draining,             // the last replies are being sent; nothing more is read
     Closing,              // every operation is cancelled and waited for
     Closed,               // the socket is closed; the worker may free the slot
@@ -113,7 +114,9 @@ class ControlSession {
 
   // Called once a second by the worker; enforces timeouts and login delays.
   void on_tick(Clock::time_point now) noexcept;
-  // Server shutdown: a last 421, then close.
+  // Server shutdown (or a client past its limits): a last 421, then close. A
+  // transfer in progress is aborted first, and its own reply (426, or 226
+  // if it had completed) precedes the 421.
   void shut_down(std::string_view reason) noexcept;
   // Graceful stop: like shut_down, but a transfer in progress (or a login
   // being checked) finishes first, with its reply.
@@ -182,6 +185,8 @@ class ControlSession {
   void begin_close(std::string_view reason) noexcept;
   void maybe_finish_close() noexcept;
   void maybe_shut_down_now() noexcept;
+  // The last 421 and the close that follows its send.
+  void close_with_421(std::string_view reason) noexcept;
   [[nodiscard]] bool kernel_queue_stalled(Clock::time_point now,
                                           std::chrono::seconds limit) noexcept;
   void touch() noexcept;

@@ -128,8 +128,7 @@ void ControlSession::on_ciphertext(std::span<const std::byte> bytes) noexcept {
     const tls::IoResult r = t.read_plaintext(buf);
     if (r.status == tls::IoStatus::Ok) {
       if (buffered_input() + r.bytes > 2 * budget().input_bytes) {
-        reply(ftp::Reply{ftp::kReplyServiceNotAvailable, "Too much pipelined input, closing."});
-        close_after_flush();
+        shut_down("Too much pipelined input, closing.");
         return;
       }
       input_.append(reinterpret_cast<const char*>(buf.data()), r.bytes);

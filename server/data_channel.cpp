@@ -58,7 +58,7 @@ bool DataChannel::has_transfer_fds() const noexcept {
 }
 
 bool DataChannel::has_open_fds() const noexcept {
-  return has_transfer_fds() || listen_fd_ || next_data_fd_ || !retiring_listeners_.empty();
+  return has_transfer_fds() || listen_fd_ || next_data_fd_ || retiring_listener_;
 }
 
 bool DataChannel::is_upload() const noexcept {

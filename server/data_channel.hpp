@@ -150,7 +150,7 @@ class DataChannel {
   [[nodiscard]] bool is_idle_for_transfer() const noexcept { return stage_ == Stage::Idle; }
   // Nothing in flight, no fd open (no listener either).
   [[nodiscard]] bool is_idle() const noexcept {
-    return pending_ == 0 && !accept_armed_ && retiring_accepts_ == 0 && !has_open_fds();
+    return pending_ == 0 && !accept_armed_ && !retiring_accept_ && !has_open_fds();
   }
   // Drops the passive listener / accepted connection when no transfer uses
   // them.
@@ -211,13 +211,13 @@ class DataChannel {
   io::UniqueFd listen_fd_;
   io::UniqueFd data_fd_;
   io::UniqueFd next_data_fd_;  // accepted while a transfer finishes, for the next one
-  // Listeners of earlier PASVs whose cancelled accept has not completed yet:
-  // closed when the last of those accepts has.
-  std::vector<io::UniqueFd> retiring_listeners_;
-  unsigned retiring_accepts_ = 0;
+  // The listener of an earlier PASV whose cancelled accept has not completed
+  // yet: closed when it has. Until then the current listener's accept waits,
+  // so at most one accept is in flight and each completion has one owner.
+  io::UniqueFd retiring_listener_;
+  bool retiring_accept_ = false;
   bool accept_armed_ = false;
   bool connect_in_flight_ = false;
-  std::uint16_t passive_port_ = 0;  // the current listener's port
 
   // The transfer asked for, from start() to Finished.
   std::optional<ftp::effect::Transfer> request_;

@@ -25,14 +25,14 @@ constexpr unsigned kPassiveBindAttempts = 64;
 void DataChannel::retire_listener() {
   if (!listen_fd_) return;
   if (accept_armed_) {
+    // The one accept in flight: no other listener is retiring now.
     io_uring_prep_cancel_fd(submit_.untracked_sqe(), listen_fd_.get(), 0);
-    retiring_listeners_.push_back(std::move(listen_fd_));
-    ++retiring_accepts_;
+    retiring_listener_ = std::move(listen_fd_);
+    retiring_accept_ = true;
   } else {
     close_fd(listen_fd_, Op::ListenClose);
   }
   accept_armed_ = false;
-  passive_port_ = 0;
 }
 
 void DataChannel::release_idle() {
@@ -87,9 +87,11 @@ ftp::PassiveOutcome DataChannel::open_passive(const io::SocketAddress& control_l
                 4);
   }
   listen_fd_ = std::move(fd);
-  passive_port_ = out.port;
   active_target_.reset();
-  arm_accept();
+  // A client may connect at once: the kernel queues it on the listener until
+  // the accept is armed, which waits while a retired listener's cancelled
+  // accept is still in flight (on_accept arms it then).
+  if (!retiring_accept_) arm_accept();
   return out;
 }
 
@@ -99,7 +101,8 @@ void DataChannel::set_active(const io::SocketAddress& target) {
 }
 
 // Not counted in pending_: a listener waits for the next transfer as well,
-// and its accept is tracked by accept_armed_ / retiring_accepts_.
+// and its accept is tracked by accept_armed_ / retiring_accept_. Only one
+// accept is ever in flight.
 void DataChannel::arm_accept() {
   io_uring_prep_accept(submit_.sqe(Op::DataAccept), listen_fd_.get(), nullptr, nullptr,
                        SOCK_CLOEXEC);
@@ -108,30 +111,28 @@ void DataChannel::arm_accept() {
 
 void DataChannel::on_accept(int res) {
   io::UniqueFd conn(res >= 0 ? res : -1);
-  // Whose accept this is: a connection taken by a retired listener just
-  // before its cancel has another local port than the current listener's;
-  // -ECANCELED is always a retired listener's.
-  bool current = accept_armed_ && listen_fd_;
-  if (res >= 0) {
-    const auto local = io::local_address(res);
-    current = current && local && local->port() == passive_port_;
-  } else if (res == -ECANCELED) {
-    current = false;
-  }
-  if (!current) {
+  // At most one accept is in flight (a new listener's waits for a retired
+  // one's), so a completion while a listener retires is that listener's:
+  // -ECANCELED, or a connection (or an error) that beat the cancel.
+  if (retiring_accept_) {
     close_fd(conn, Op::DataClose);  // belongs to no one
-    if (retiring_accepts_ == 0) {
-      log_.error(who_, "bug: an accept completion without a listener");
-      return;
-    }
-    if (--retiring_accepts_ == 0) {
-      for (io::UniqueFd& l : retiring_listeners_) close_fd(l, Op::ListenClose);
-      retiring_listeners_.clear();
-    }
+    retiring_accept_ = false;
+    close_fd(retiring_listener_, Op::ListenClose);
+    if (listen_fd_ && !accept_armed_) arm_accept();  // the current listener's turn
+    return;
+  }
+  if (!accept_armed_ || !listen_fd_) {
+    close_fd(conn, Op::DataClose);
+    log_.error(who_, "bug: an accept completion without a listener");
     return;
   }
   accept_armed_ = false;
   if (res < 0) {
+    // The listener cannot take its connection (EMFILE, say): it is given up,
+    // so a transfer waiting for it ends now (425) rather than at the stall
+    // timeout.
+    log_.warn(who_, std::string("data connection accept failed: ") + std::strerror(-res));
+    retire_listener();
     if (stage_ == Stage::Opening || stage_ == Stage::Connecting) {
       fail(Result::NoConnection, -res);
     }

@@ -123,6 +123,9 @@ int Worker::run() {
   arm_signal_read();
   arm_tick();
   auth_.arm_recv();
+  // The listeners queue connections from the master's listen(); from here on
+  // this loop takes them.
+  counters_.mark_serving();
   while (!(stopping_ && sessions_.size() == 0)) {
     const int rc = ring_.submit_and_wait(-1);
     if (rc < 0 && rc != -EINTR && rc != -ETIME) {
@@ -229,14 +232,14 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
   // keeps a reserve): a clean 421 now, never a failed login later.
   if (sessions_.full()) {
     refuse(std::move(fd), Counter::SessionsRefusedCapacity,
-           "421 Too many sessions, try again later.\r\n", *peer,
+           "421 Too many sessions, try again later.\r\n", *peer, Refusal::Capacity,
            "worker at capacity (" + std::to_string(budget_.capacity) + " sessions)");
     return;
   }
   const auto& limits = config_->limits;
   if (all_counters_ != nullptr && all_counters_->active_sessions() >= limits.max_sessions) {
-    refuse(std::move(fd), Counter::SessionsRefusedMaxSessions,
-           "421 Too many sessions, try again later.\r\n", *peer, "max_sessions reached");
+    refuse(std::move(fd), Counter::SessionsRefusedMaxSessions, "421 Too many sessions, try again later.\r\n",
+           *peer, Refusal::Capacity, "max_sessions reached");
     return;
   }
   switch (addresses_->admit(address_key(*peer), limits.max_sessions_per_address, self_)) {
@@ -244,14 +247,14 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
       break;
     case Admission::OverLimit:
       refuse(std::move(fd), Counter::SessionsRefusedPerAddress,
-             "421 Too many sessions from your address.\r\n", *peer,
+             "421 Too many sessions from your address.\r\n", *peer, Refusal::PerAddressLimit,
              "max_sessions_per_address reached");
       return;
     case Admission::TableFull:
     case Admission::LockFailed:
       // Fail closed: a session the table cannot count is not admitted.
       refuse(std::move(fd), Counter::SessionsRefusedAddressTable,
-             "421 Too many sessions, try again later.\r\n", *peer,
+             "421 Too many sessions, try again later.\r\n", *peer, Refusal::Capacity,
              "the per-address table has no room for this address");
       return;
   }
@@ -268,11 +271,11 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
 }
 
 void Worker::refuse(io::UniqueFd fd, Counter reason, std::string_view reply,
-                    const io::SocketAddress& peer, std::string_view why) noexcept {
+                    const io::SocketAddress& peer, Refusal why, std::string_view detail) noexcept {
   counters_.add(Counter::SessionsRefused);
   if (reason != Counter::SessionsRefused) counters_.add(reason);
   reject(std::move(fd), reply);
-  log_.warn(peer.to_string(), std::string("refused: ") + std::string(why));
+  log_refused(log_, peer, why, detail);
 }
 
 void Worker::reject(io::UniqueFd fd, std::string_view why) noexcept {

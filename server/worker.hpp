@@ -25,6 +25,7 @@
 #include "server/log.hpp"
 #include "server/process/address_table.hpp"
 #include "server/process/counters.hpp"
+#include "server/security_log.hpp"
 #include "server/session_table.hpp"
 #include "server/transfer_log.hpp"
 #include "tls/context.hpp"
@@ -97,8 +98,9 @@ class Worker {
   void on_tick() noexcept;
   void reject(io::UniqueFd fd, std::string_view why) noexcept;
   // Refuses at accept: a 421 line, the counters, a log line.
+  // Counts, answers `reply` and logs the refusal (security_log.hpp).
   void refuse(io::UniqueFd fd, Counter reason, std::string_view reply,
-              const io::SocketAddress& peer, std::string_view why) noexcept;
+              const io::SocketAddress& peer, Refusal why, std::string_view detail) noexcept;
   void collect_log_drops() noexcept;
   void release_if_finished(std::uint32_t slot, ControlSession& s) noexcept;
   void stop_accepting() noexcept;

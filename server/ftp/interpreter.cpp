@@ -84,6 +84,11 @@ Step transfer_step(SessionState& s, const Policy& p, const Command& cmd, Transfe
       kind == TransferKind::Stor || kind == TransferKind::Appe || kind == TransferKind::Stou;
   const bool listing =
       kind == TransferKind::List || kind == TransferKind::Nlst || kind == TransferKind::Mlsd;
+  // REST applies to the next transfer command only, and that command
+  // consumes it whether or not it is refused (as vsftpd and ProFTPD do): a
+  // client that retries a refused RETR without REST means the whole file.
+  const std::uint64_t restart_offset = s.restart_offset;
+  s.restart_offset = 0;
   if (s.transfer_in_progress) return error(kReplyBadSequence, "A transfer is in progress.");
   const std::uint8_t perm = upload    ? config::kPermWrite
                             : listing ? config::kPermList
@@ -104,8 +109,7 @@ Step transfer_step(SessionState& s, const Policy& p, const Command& cmd, Transfe
   if (!r.ok) return std::move(r.failure);
   effect::Transfer t{kind,   std::move(r.vpath),          std::move(r.rel), 0,
                      s.type, s.prot == ProtLevel::Private};
-  if (kind == TransferKind::Retr || kind == TransferKind::Stor) t.offset = s.restart_offset;
-  s.restart_offset = 0;  // REST applies to the next transfer command only
+  if (kind == TransferKind::Retr || kind == TransferKind::Stor) t.offset = restart_offset;
   s.transfer_in_progress = true;
   return Step{{}, {std::move(t)}};
 }
@@ -595,9 +599,7 @@ Step on_transfer_result(SessionState& s, const effect::Transfer& t, const Transf
     // completed first answers for itself, and ABOR still gets its 226.
     s.abort_pending = false;
     Step st = transfer_reply(s, t, o);
-    if (o.result != TransferOutcome::Result::Aborted) {
-      st.replies.push_back(Reply{kReplyTransferComplete, "ABOR successful."});
-    }
+    st.replies.push_back(Reply{kReplyTransferComplete, "ABOR successful."});
     return st;
   }
   return transfer_reply(s, t, o);
@@ -620,10 +622,8 @@ Step transfer_reply(SessionState& s, const effect::Transfer& t, const TransferOu
       return reply(kReplyCannotOpenDataConnection, "Cannot open data connection.");
     case R::ConnectionLost:
       return reply(kReplyTransferAborted, "Connection closed; transfer aborted.");
-    case R::Aborted:
-      return Step{{Reply{kReplyTransferAborted, "Transfer aborted."},
-                   Reply{kReplyTransferComplete, "ABOR successful."}},
-                  {}};
+    case R::Aborted:  // ABOR's own 226 is added by its caller
+      return reply(kReplyTransferAborted, "Transfer aborted.");
     case R::FileError:
       if (o.error == ENOENT) return reply(kReplyFileUnavailable, "No such file or directory.");
       if (o.error == EISDIR) return reply(kReplyFileUnavailable, "Is a directory.");

@@ -163,7 +163,7 @@ struct TransferOutcome {
     Done,            // 226
     NoConnection,    // 425: the data connection could not be made
     ConnectionLost,  // 426: closed or reset mid-transfer
-    Aborted,         // 426 then 226 (ABOR)
+    Aborted,         // 426 (and ABOR, if it asked, its 226)
     FileError,       // 550 with errno text (open failed)
     LocalError,      // 451
     StorageFull,     // 452 (ENOSPC) / 552 (EDQUOT, EFBIG)

@@ -91,6 +91,7 @@ WorkerCounters* CounterRegion::acquire(std::uint32_t slot, std::uint32_t generat
       for (auto& c : h.counts) c.store(0, std::memory_order_relaxed);
       h.sum_us.store(0, std::memory_order_relaxed);
     }
+    b.serving_.store(false, std::memory_order_relaxed);
     b.slot_.store(slot, std::memory_order_relaxed);
     b.generation_.store(generation, std::memory_order_relaxed);
     return &b;

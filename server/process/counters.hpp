@@ -114,6 +114,12 @@ class WorkerCounters {
     cells.counts[histogram_cell(v)].fetch_add(1, std::memory_order_relaxed);
     cells.sum_us.fetch_add(v, std::memory_order_relaxed);
   }
+  // The worker: its loop is about to take connections (the master's
+  // readiness, reported to the service manager, waits for every worker's).
+  void mark_serving() noexcept { serving_.store(true, std::memory_order_release); }
+  [[nodiscard]] bool is_serving() const noexcept {
+    return serving_.load(std::memory_order_acquire);
+  }
 
  private:
   friend class CounterRegion;
@@ -127,6 +133,7 @@ class WorkerCounters {
   std::atomic<pid_t> owner_{0};  // 0 = free
   std::atomic<std::uint32_t> slot_{0};
   std::atomic<std::uint32_t> generation_{0};
+  std::atomic<bool> serving_{false};
 };
 
 using CounterValues = std::array<std::uint64_t, kCounterCount>;

@@ -151,6 +151,7 @@ int Master::run() {
     }
     reap();  // SIGCHLDs coalesce: always look
     on_timers(Clock::now());
+    announce_ready_when_serving();
     flush_log();
   }
   stop_authd();
@@ -166,7 +167,9 @@ void Master::flush_log() noexcept {
 }
 
 int Master::poll_timeout_ms(Clock::time_point now) const noexcept {
-  auto until = now + 1s;  // ticket key rotation, deadlines: checked at least once a second
+  // Ticket key rotation, deadlines: checked at least once a second; workers
+  // starting up (owed READY=1) every 20 ms.
+  auto until = now + (ready_pending_ ? std::chrono::milliseconds(20) : 1s);
   for (const Slot& s : slots_) {
     if (s.respawn_due) until = std::min(until, s.respawn_at);
   }
@@ -472,6 +475,7 @@ void Master::signal_workers(int signo) noexcept {
 }
 
 void Master::begin_stop(Stop how) noexcept {
+  if (stop_ == Stop::None) log_notify_failure(notifier_.stopping());
   if (how == Stop::Graceful && stop_ == Stop::None) {
     const auto grace = current_->snapshot.config->limits.shutdown_grace_seconds;
     stop_ = Stop::Graceful;
@@ -513,6 +517,7 @@ void Master::stop_helper(pid_t& helper) noexcept {
 void Master::reload() noexcept {
   log_->info(kWho, "SIGHUP: reloading " +
                        (config_path_.empty() ? std::string("the certificate") : config_path_));
+  log_notify_failure(notifier_.reloading());
   std::shared_ptr<Generation> next;
   std::unique_ptr<Log> new_log;
   try {
@@ -543,6 +548,11 @@ void Master::reload() noexcept {
   } catch (const std::exception& e) {
     log_->error(
         kWho, std::string("reload refused, still serving the previous configuration: ") + e.what());
+    // The reload is over: the service manager must not wait for it (unless
+    // the start's READY=1 is still owed; it comes when the workers serve).
+    if (!ready_pending_) {
+      log_notify_failure(notifier_.ready("reload refused; serving the previous configuration"));
+    }
     return;
   }
   log_->drain(kLogDrain);
@@ -558,6 +568,7 @@ void Master::reload() noexcept {
   slots_.assign(current_->workers, Slot{});
   if (authd_pid_ > 0) kill(authd_pid_, SIGHUP);
   for (std::uint32_t slot = 0; slot < current_->workers; ++slot) fork_worker(slot);
+  ready_pending_ = true;  // READY=1 once the new generation serves
   log_->info(kWho, "reloaded: generation " + std::to_string(current_->number) + ", " +
                        std::to_string(current_->workers) + " worker(s)");
 }

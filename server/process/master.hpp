@@ -21,7 +21,9 @@
 //   SIGUSR1  write the live counters to the log and to state_dir/ringftpd.status.
 // With [metrics], it binds the scrape socket at start and forks metricsd
 // (metricsd.hpp) to serve it, restarting it like authd if it dies.
-// It also rotates the TLS ticket keys on their period.
+// It also rotates the TLS ticket keys on their period, and tells a service
+// manager (ServiceNotifier) when it is ready (every current worker serving),
+// reloading and stopping.
 #pragma once
 
 #include <sys/types.h>
@@ -41,6 +43,7 @@
 #include "server/process/listener_set.hpp"
 #include "server/process/pid_file.hpp"
 #include "server/process/privileges.hpp"
+#include "server/process/service_notifier.hpp"
 #include "server/process/serving_snapshot.hpp"
 #include "server/transfer_log.hpp"
 #include "tls/shared_tls_state.hpp"
@@ -115,6 +118,11 @@ class Master {
   void signal_workers(int signo) noexcept;
   void stop_authd() noexcept;
   void report_status() noexcept;
+  // Whether every slot of the current generation has a worker that serves.
+  [[nodiscard]] bool current_generation_serving() const noexcept;
+  // Sends READY=1 once a start or a reload is complete (see ready_pending_).
+  void announce_ready_when_serving() noexcept;
+  void log_notify_failure(const std::string& error) noexcept;
   // Writes queued log lines; the master's dropped ones join the totals.
   void flush_log() noexcept;
   [[nodiscard]] int poll_timeout_ms(Clock::time_point now) const noexcept;
@@ -149,6 +157,10 @@ class Master {
   Clock::time_point metricsd_respawn_at_;
   Clock::time_point metricsd_started_;
   std::chrono::milliseconds metricsd_backoff_{0};
+  ServiceNotifier notifier_;
+  // A start or an accepted reload whose workers have not all begun serving:
+  // READY=1 is owed to the service manager.
+  bool ready_pending_ = true;
 
   Stop stop_ = Stop::None;
   Clock::time_point grace_deadline_;

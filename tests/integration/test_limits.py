@@ -222,7 +222,7 @@ class CapacityTest(CapacityCase):
         log = self.srv.stderr()
         for bad in ("EMFILE", "Too many open files", "out of memory for TLS", "accept paused"):
             self.assertFalse(bad in log, bad)
-        self.assertEqual(log.count("refused: worker at capacity"), self.REFUSED)
+        self.assertEqual(log.count("refused (capacity): worker at capacity"), self.REFUSED)
         # One leaves: its place is taken by the next newcomer.
         greeted.pop().quit()
         self.assertTrue(wait_until(lambda: status(self.srv)[0]["sessions_active"] == capacity - 1))

@@ -123,6 +123,19 @@ class FakeKernel final : public io::SubmissionQueue {
     }
     return std::nullopt;
   }
+  // The same, cancelled or not: a completion that raced its cancel (the
+  // kernel had finished the operation, with any result, before the cancel).
+  std::optional<io_uring_sqe> take_racing_cancel(Op op) {
+    collect();
+    for (auto it = in_flight_.begin(); it != in_flight_.end(); ++it) {
+      if (op_of(it->sqe) == op && it->sqe.opcode != IORING_OP_NOP) {
+        io_uring_sqe s = it->sqe;
+        in_flight_.erase(it);
+        return s;
+      }
+    }
+    return std::nullopt;
+  }
   // The same without removing it (a multishot receive stays in flight).
   std::optional<io_uring_sqe> peek(Op op) {
     collect();

@@ -220,6 +220,14 @@ TEST(FtpInterpreter, RestAppliesToTheNextTransferOnly) {
   EXPECT_EQ(code_of(run(s, p, "RETR g")), 503) << "one transfer at a time";
   EXPECT_EQ(code_of(on_transfer_result(s, *t, {TransferOutcome::Result::Done, 0, 5, {}})), 226);
   EXPECT_EQ(s.data_mode, DataMode::None) << "a data connection serves one transfer";
+
+  // A refused RETR consumes the REST before it, as vsftpd and ProFTPD do.
+  EXPECT_EQ(code_of(run(s, p, "REST 315")), 350);
+  EXPECT_EQ(code_of(run(s, p, "RETR f")), 425) << "no data connection set up";
+  s.data_mode = DataMode::Passive;
+  const Step again = run(s, p, "RETR f");
+  ASSERT_NE(again.find<effect::Transfer>(), nullptr);
+  EXPECT_EQ(again.find<effect::Transfer>()->offset, 0u);
 }
 
 TEST(FtpInterpreter, AbortRepliesAndTransferErrors) {
@@ -413,6 +421,10 @@ TEST(FtpInterpreterEffects, AborStillAnswersWhenTheTransferCompletedFirst) {
   s.transfer_in_progress = true;
   const Step next = on_transfer_result(s, t, {TransferOutcome::Result::Done, 0, 10, {}});
   EXPECT_EQ(next.replies.size(), 1u) << "no ABOR pending any more";
+  s.transfer_in_progress = true;
+  const Step closing = on_transfer_result(s, t, {TransferOutcome::Result::Aborted, 0, 0, {}});
+  ASSERT_EQ(closing.replies.size(), 1u) << "aborted by a closing session, not by ABOR: no 226";
+  EXPECT_EQ(closing.replies[0].code, 426);
 }
 
 TEST(FtpInterpreterEffects, PassiveAndActiveRefreshTheTicketFirstUnderTls) {

@@ -38,6 +38,23 @@ TEST(Counters, GaugesLeaveWithTheirWorkerCountsStay) {
   EXPECT_FALSE(is_gauge(Counter::LogLinesDropped));
 }
 
+TEST(Counters, ServingIsPerBlockAndForgottenWhenTheBlockIsReused) {
+  CounterRegion region;
+  WorkerCounters* first = region.acquire(0, 1);
+  WorkerCounters* second = region.acquire(1, 1);
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  EXPECT_FALSE(first->is_serving());
+  first->mark_serving();
+  EXPECT_TRUE(first->is_serving());
+  EXPECT_FALSE(second->is_serving());
+  region.release(first);
+  // The block goes to the next worker forked: it has not served yet.
+  WorkerCounters* again = region.acquire(0, 2);
+  ASSERT_EQ(again, first);
+  EXPECT_FALSE(again->is_serving());
+}
+
 TEST(Counters, EveryCounterHasAName) {
   for (std::size_t k = 0; k < kCounterCount; ++k) {
     EXPECT_NE(counter_name(static_cast<Counter>(k)), "?") << k;

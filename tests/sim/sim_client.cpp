@@ -118,6 +118,10 @@ void SimClient::connect() {
 void SimClient::gone(const std::string& why) {
   if (!ctrl_) return;
   env_.log.add(who() + ": gone: " + why);
+  if (transfer_ && !transfer_->final_seen &&
+      (transfer_->want == Want::Stor || transfer_->want == Want::Appe)) {
+    spec_.unsettled.insert(transfer_->name);
+  }
   drop_data();
   close_socket(ctrl_);
   tls_.reset();
@@ -377,7 +381,7 @@ void SimClient::start_transfer(Want w) {
       t.offset = r.below(size + 1);
       say("REST " + std::to_string(t.offset), Want::Rest);
     }
-    t.verify = !ascii_ && spec_.files.count(t.name) != 0;
+    t.verify = !ascii_ && spec_.files.count(t.name) != 0 && spec_.unsettled.count(t.name) == 0;
   } else if (w == Want::Stor || w == Want::Appe) {
     const bool existing = w == Want::Appe && r.chance(1, 2);
     t.name = existing ? "up" + std::to_string(spec_.id) + "_0.bin"
@@ -389,7 +393,7 @@ void SimClient::start_transfer(Want w) {
       c = static_cast<char>(x >> 56);
     }
     t.upload = std::move(data);
-    t.verify = !ascii_;
+    t.verify = !ascii_ && spec_.unsettled.count(t.name) == 0;
   } else if (r.chance(1, 3)) {
     t.name = "d0";
   }

@@ -18,6 +18,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "io/unique_fd.hpp"
@@ -43,6 +44,11 @@ struct ClientSpec {
   std::string password;
   std::string root;                          // real path of the user's root
   std::map<std::string, std::string> files;  // name -> content, in the root
+  // Files an upload was writing when the connection ended before its final
+  // reply: the server may have stored it, dropped it, or still be busy with
+  // it (the session drains after the client left), so their content is
+  // unknown from then on and no later transfer checks it.
+  std::set<std::string> unsettled;
   bool chaos = false;
   bool pipeline = false;  // sends commands without waiting for replies
 };
