@@ -1,6 +1,6 @@
 # Finds the libraries ringftpd links against and defines imported targets:
 #   ringftpd::wolfssl  ringftpd::uring  ringftpd::tomlplusplus  ringftpd::crypt
-#   ringftpd::seccomp  ringftpd::systemd
+#   ringftpd::seccomp  ringftpd::microhttpd  ringftpd::systemd
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 
@@ -40,6 +40,10 @@ add_library(ringftpd::crypt ALIAS PkgConfig::LIBCRYPT)
 # The worker's seccomp allowlist (server/process/seccomp_filter.cpp).
 pkg_check_modules(LIBSECCOMP REQUIRED IMPORTED_TARGET libseccomp)
 add_library(ringftpd::seccomp ALIAS PkgConfig::LIBSECCOMP)
+
+# The [metrics] scrape endpoint, served by the metricsd helper (server/metrics/).
+pkg_check_modules(LIBMICROHTTPD REQUIRED IMPORTED_TARGET libmicrohttpd)
+add_library(ringftpd::microhttpd ALIAS PkgConfig::LIBMICROHTTPD)
 
 # sd_notify: the master tells systemd when it is ready, reloading, stopping
 # (server/process/service_notifier.cpp, dist/systemd/ringftpd.service).

@@ -340,6 +340,24 @@ void read_sandbox(Section s, SandboxSettings& b) {
   s.finish();
 }
 
+// [metrics]: present means on, so a port is required (no silent default port
+// that could collide with something else on the host).
+void read_metrics(Section s, MetricsSettings& m) {
+  if (!s.is_present()) return;
+  m.enabled = true;
+  if (auto a = s.string("address")) {
+    if (!ip_bytes(*a)) {
+      s.fail("address", "metrics.address = \"" + *a + "\" is not a numeric address",
+             "an IPv4 or IPv6 literal such as \"127.0.0.1\" or \"::1\"");
+    }
+    m.address = *a;
+  }
+  const auto port = s.integer("port", 1, 65535);
+  if (!port) s.fail("port", "[metrics] has no port", "port = 1..65535, e.g. 9273");
+  m.port = static_cast<std::uint16_t>(*port);
+  s.finish();
+}
+
 // The first of the paths that names a node in the document, for error places
 // of rules that involve values which may have taken their defaults.
 const toml::node* first_present(const toml::table& root, std::initializer_list<std::string> paths) {
@@ -369,6 +387,31 @@ void check_listeners(const Context& ctx, const toml::table& root, const Config& 
                      std::to_string(l.port) + ")",
                  "each address and port once");
       }
+    }
+  }
+}
+
+// The metrics port must not take a port the FTP side binds or hands out.
+void check_metrics(const Context& ctx, const toml::table& root, const Config& c) {
+  if (!c.metrics.enabled) return;
+  const toml::node* at = first_present(root, {"metrics.port", "metrics"});
+  if (c.passive.ports.contains(c.metrics.port)) {
+    ctx.fail(at,
+             "metrics.port " + std::to_string(c.metrics.port) + " is inside passive.ports " +
+                 std::to_string(c.passive.ports.first) + "-" + std::to_string(c.passive.ports.last),
+             "a metrics port outside the passive range");
+  }
+  const auto metrics_ip = ip_bytes(c.metrics.address);
+  for (std::size_t i = 0; i < c.listeners.size(); ++i) {
+    const Listener& l = c.listeners[i];
+    // The same port on a wildcard address collides with any address.
+    const bool wildcard = l.address == "0.0.0.0" || l.address == "::" ||
+                          c.metrics.address == "0.0.0.0" || c.metrics.address == "::";
+    if (l.port == c.metrics.port && (wildcard || ip_bytes(l.address) == metrics_ip)) {
+      ctx.fail(at,
+               "metrics.port " + std::to_string(c.metrics.port) + " is also listen[" +
+                   std::to_string(i) + "]'s (" + l.address + ")",
+               "a port no [[listen]] uses");
     }
   }
 }
@@ -403,9 +446,11 @@ Config build_config(std::string_view text, const std::string& source,
   read_transfer(top.section("transfer"), c.transfer);
   read_log(top.section("log"), c.log);
   read_sandbox(top.section("sandbox"), c.sandbox);
+  read_metrics(top.section("metrics"), c.metrics);
   top.finish();
   check_listeners(ctx, root, c);
   check_passive_slices(ctx, root, c);
+  check_metrics(ctx, root, c);
   return c;
 }
 

@@ -141,6 +141,14 @@ struct SandboxSettings {
   bool enabled = true;
 };
 
+// The Prometheus scrape listener (off unless [metrics] is present). Served
+// by a helper process of the master's, never by a worker.
+struct MetricsSettings {
+  bool enabled = false;
+  std::string address = "127.0.0.1";  // numeric IPv4 or IPv6 literal
+  std::uint16_t port = 0;             // required when enabled
+};
+
 struct LogSettings {
   LogLevel level = LogLevel::Info;
   std::string file;     // empty = stderr
@@ -164,6 +172,7 @@ struct Config {
   TransferSettings transfer;
   LogSettings log;
   SandboxSettings sandbox;
+  MetricsSettings metrics;
 };
 
 using Snapshot = std::shared_ptr<const Config>;

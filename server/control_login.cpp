@@ -133,6 +133,7 @@ void ControlSession::on_root_opened(int res) noexcept {
   root_.reset(res);
   root_retiring_ = false;
   env_.counters.add(Counter::LoginsOk);
+  env_.counters.observe(Histogram::LoginSeconds, Clock::now() - auth_sent_at_);
   env_.log.info(who_, "login ok: user " + state_.user);
   run(ftp::on_auth_result(
       state_, policy_,

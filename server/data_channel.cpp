@@ -229,8 +229,15 @@ void DataChannel::begin_transfer() {
   const ftp::effect::Transfer& t = *request_;
   const bool ascii = t.type == ftp::TransferType::Ascii;
   auto tls_setup = [&] {
-    return DataTlsLink::Setup{tls_context_, expected_origin_, control_certificate_, counters_};
+    return DataTlsLink::Setup{tls_context_, expected_origin_, control_certificate_, counters_,
+                              started_};
   };
+  // A clear connection is ready now; a protected one once its TLS is resumed
+  // (DataTlsLink).
+  const bool clear = kind_ != Kind::TlsDownload && kind_ != Kind::TlsUpload;
+  if (clear && counters_ != nullptr) {
+    counters_->observe(Histogram::DataSetupSeconds, Clock::now() - started_);
+  }
   switch (kind_) {
     case Kind::ClearSpliceDownload:
       transfer_.emplace<ClearSpliceDownload>(env, data_fd_, std::move(file_fd_), offset_,

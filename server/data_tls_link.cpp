@@ -76,9 +76,16 @@ std::optional<TransferEnd> DataTlsLink::check_resumption() {
                  "from the control's");
     return TransferEnd{Result::TlsFailed, EPERM};
   }
-  if (!env.cfg.data.require_session_reuse) return std::nullopt;
-  const tls::ResumeCheck check = session_->check_resumption();
-  if (check == tls::ResumeCheck::Ok) return std::nullopt;
+  const tls::ResumeCheck check =
+      env.cfg.data.require_session_reuse ? session_->check_resumption() : tls::ResumeCheck::Ok;
+  if (check == tls::ResumeCheck::Ok) {
+    // Ready for payload.
+    if (setup_.counters != nullptr) {
+      setup_.counters->observe(Histogram::DataSetupSeconds,
+                               std::chrono::steady_clock::now() - setup_.requested_at);
+    }
+    return std::nullopt;
+  }
   if (setup_.counters != nullptr) {
     setup_.counters->add(check == tls::ResumeCheck::NotResumed      ? Counter::DataRefusedNotResumed
                          : check == tls::ResumeCheck::ForeignOrigin ? Counter::DataRefusedForeign

@@ -16,6 +16,7 @@
 // submits through the transfer's TransferCore); borrows the data socket.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -38,6 +39,8 @@ class DataTlsLink {
     tls::ExpectedOrigin expected;                 // the control connection's origin
     std::string control_certificate;              // its client certificate's fingerprint, or empty
     WorkerCounters* counters = nullptr;
+    // The transfer command: the data connection's set-up time runs from here.
+    std::chrono::steady_clock::time_point requested_at{};
   };
 
   DataTlsLink(TransferCore& core, const io::UniqueFd& data, Setup setup)

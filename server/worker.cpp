@@ -256,7 +256,7 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
   }
   const auto& limits = config_->limits;
   if (all_counters_ != nullptr && all_counters_->active_sessions() >= limits.max_sessions) {
-    refuse(std::move(fd), Counter::SessionsRefused, "421 Too many sessions, try again later.\r\n",
+    refuse(std::move(fd), Counter::SessionsRefusedMaxSessions, "421 Too many sessions, try again later.\r\n",
            *peer, Refusal::Capacity, "max_sessions reached");
     return;
   }

@@ -32,9 +32,10 @@ packages=(
   build-essential cmake ninja-build pkg-config clang lld libclang-rt-14-dev
   autoconf automake libtool dpkg-dev
   liburing-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcrypt-dev libseccomp-dev libsystemd-dev
+  libcrypt-dev libseccomp-dev libsystemd-dev libmicrohttpd-dev
   curl lftp python3 openssl ca-certificates procps iproute2
   systemd fail2ban  # systemd-analyze verify, fail2ban-regex (dist/, tests)
+  prometheus  # the real scraper and promtool for tests/integration/test_metrics.py
 )
 
 if [ "${1:-}" != "--no-apt" ]; then

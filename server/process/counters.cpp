@@ -26,6 +26,8 @@ std::string_view counter_name(Counter c) noexcept {
       return "sessions_refused_per_address";
     case Counter::SessionsRefusedAddressTable:
       return "sessions_refused_address_table_full";
+    case Counter::SessionsRefusedMaxSessions:
+      return "sessions_refused_max_sessions";
     case Counter::SessionCapacity:
       return "session_capacity";
     case Counter::LoginsOk:
@@ -85,6 +87,10 @@ WorkerCounters* CounterRegion::acquire(std::uint32_t slot, std::uint32_t generat
     // -1 marks "reserved, not yet forked": readers skip it.
     if (!b.owner_.compare_exchange_strong(expected, -1)) continue;
     for (auto& v : b.values_) v.store(0, std::memory_order_relaxed);
+    for (auto& h : b.histograms_) {
+      for (auto& c : h.counts) c.store(0, std::memory_order_relaxed);
+      h.sum_us.store(0, std::memory_order_relaxed);
+    }
     b.serving_.store(false, std::memory_order_relaxed);
     b.slot_.store(slot, std::memory_order_relaxed);
     b.generation_.store(generation, std::memory_order_relaxed);
@@ -102,6 +108,15 @@ void CounterRegion::release(WorkerCounters* block) noexcept {
     if (is_gauge(static_cast<Counter>(k))) continue;
     shared_->retired[k].fetch_add(block->values_[k].load(std::memory_order_relaxed),
                                   std::memory_order_relaxed);
+  }
+  for (std::size_t h = 0; h < kHistogramCount; ++h) {
+    auto& from = block->histograms_[h];
+    auto& to = shared_->retired_histograms[h];
+    for (std::size_t i = 0; i < kHistogramCells; ++i) {
+      to.counts[i].fetch_add(from.counts[i].load(std::memory_order_relaxed),
+                             std::memory_order_relaxed);
+    }
+    to.sum_us.fetch_add(from.sum_us.load(std::memory_order_relaxed), std::memory_order_relaxed);
   }
   block->owner_.store(0, std::memory_order_release);
 }
@@ -130,6 +145,37 @@ CounterValues CounterRegion::totals() const noexcept {
     for (std::size_t k = 0; k < kCounterCount; ++k) out[k] += v.values[k];
   });
   return out;
+}
+
+void CounterRegion::read_histograms(const WorkerCounters& b, HistogramSet& out) noexcept {
+  for (std::size_t h = 0; h < kHistogramCount; ++h) {
+    for (std::size_t i = 0; i < kHistogramCells; ++i) {
+      out[h].cells[i] = b.histograms_[h].counts[i].load(std::memory_order_relaxed);
+    }
+    out[h].sum_us = b.histograms_[h].sum_us.load(std::memory_order_relaxed);
+  }
+}
+
+HistogramSet CounterRegion::histogram_totals() const noexcept {
+  HistogramSet out{};
+  for (std::size_t h = 0; h < kHistogramCount; ++h) {
+    const auto& r = shared_->retired_histograms[h];
+    for (std::size_t i = 0; i < kHistogramCells; ++i) {
+      out[h].cells[i] = r.counts[i].load(std::memory_order_relaxed);
+    }
+    out[h].sum_us = r.sum_us.load(std::memory_order_relaxed);
+  }
+  for_each_live([&out](const WorkerCounterView& v) {
+    for (std::size_t h = 0; h < kHistogramCount; ++h) {
+      for (std::size_t i = 0; i < kHistogramCells; ++i) out[h].cells[i] += v.histograms[h].cells[i];
+      out[h].sum_us += v.histograms[h].sum_us;
+    }
+  });
+  return out;
+}
+
+bool CounterRegion::make_read_only() noexcept {
+  return mprotect(shared_, sizeof(Shared), PROT_READ) == 0;
 }
 
 }  // namespace ringftpd::server

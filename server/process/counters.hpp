@@ -18,6 +18,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -31,6 +32,7 @@ enum class Counter : std::uint8_t {
   SessionsRefusedCapacity,      // ... because the worker is at its fd-budget capacity
   SessionsRefusedPerAddress,    // ... because of max_sessions_per_address (all workers)
   SessionsRefusedAddressTable,  // ... because the shared address table had no slot
+  SessionsRefusedMaxSessions,   // ... because limits.max_sessions (all workers) was reached
   SessionCapacity,              // a gauge: sessions the worker's fd budget allows
   LoginsOk,
   LoginsFailed,
@@ -63,6 +65,34 @@ inline constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::k
          c == Counter::MemorySessionBytes || c == Counter::MemoryHeapBytes;
 }
 
+// Durations, as Prometheus histograms (the metrics listener).
+enum class Histogram : std::uint8_t {
+  LoginSeconds,      // password sent to authd -> login complete (root open)
+  DataSetupSeconds,  // transfer command -> data connection ready (TLS resumed)
+  kCount,
+};
+inline constexpr std::size_t kHistogramCount = static_cast<std::size_t>(Histogram::kCount);
+// Upper bounds of the buckets in microseconds (integers: observe() stays two
+// fetch_adds and a short scan); a duration above the last is in the +Inf cell.
+inline constexpr std::array<std::uint64_t, 14> kHistogramBoundsUs = {
+    500,     1'000,   2'500,   5'000,     10'000,    25'000,    50'000,
+    100'000, 250'000, 500'000, 1'000'000, 2'500'000, 5'000'000, 10'000'000};
+inline constexpr std::size_t kHistogramCells = kHistogramBoundsUs.size() + 1;
+
+// One histogram read out: per-bucket counts (not cumulative; the last is +Inf).
+struct HistogramValues {
+  std::array<std::uint64_t, kHistogramCells> cells{};
+  std::uint64_t sum_us = 0;
+};
+using HistogramSet = std::array<HistogramValues, kHistogramCount>;
+
+// The bucket a duration of `us` microseconds falls in.
+[[nodiscard]] constexpr std::size_t histogram_cell(std::uint64_t us) noexcept {
+  std::size_t i = 0;
+  while (i < kHistogramBoundsUs.size() && us > kHistogramBoundsUs[i]) ++i;
+  return i;
+}
+
 class WorkerCounters {
  public:
   void add(Counter c, std::uint64_t n = 1) noexcept {
@@ -77,6 +107,13 @@ class WorkerCounters {
   [[nodiscard]] std::uint64_t get(Counter c) const noexcept {
     return values_[index(c)].load(std::memory_order_relaxed);
   }
+  void observe(Histogram h, std::chrono::steady_clock::duration d) noexcept {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+    const std::uint64_t v = us > 0 ? static_cast<std::uint64_t>(us) : 0;
+    HistogramCells& cells = histograms_[static_cast<std::size_t>(h)];
+    cells.counts[histogram_cell(v)].fetch_add(1, std::memory_order_relaxed);
+    cells.sum_us.fetch_add(v, std::memory_order_relaxed);
+  }
   // The worker: its loop is about to take connections (the master's
   // readiness, reported to the service manager, waits for every worker's).
   void mark_serving() noexcept { serving_.store(true, std::memory_order_release); }
@@ -86,8 +123,13 @@ class WorkerCounters {
 
  private:
   friend class CounterRegion;
+  struct HistogramCells {
+    std::array<std::atomic<std::uint64_t>, kHistogramCells> counts;
+    std::atomic<std::uint64_t> sum_us;
+  };
   static constexpr std::size_t index(Counter c) noexcept { return static_cast<std::size_t>(c); }
   std::array<std::atomic<std::uint64_t>, kCounterCount> values_{};
+  std::array<HistogramCells, kHistogramCount> histograms_{};
   std::atomic<pid_t> owner_{0};  // 0 = free
   std::atomic<std::uint32_t> slot_{0};
   std::atomic<std::uint32_t> generation_{0};
@@ -101,6 +143,7 @@ struct WorkerCounterView {
   std::uint32_t slot = 0;
   std::uint32_t generation = 0;
   CounterValues values{};
+  HistogramSet histograms{};
 };
 
 class CounterRegion {
@@ -129,6 +172,11 @@ class CounterRegion {
 
   // Retired totals plus every live block.
   [[nodiscard]] CounterValues totals() const noexcept;
+  [[nodiscard]] HistogramSet histogram_totals() const noexcept;
+
+  // A reader that must not write (the metrics helper): the mapping becomes
+  // read-only in this process. false if mprotect failed.
+  [[nodiscard]] bool make_read_only() noexcept;
   // Calls f(WorkerCounterView) for each live block.
   template <typename F>
   void for_each_live(F&& f) const {
@@ -143,13 +191,17 @@ class CounterRegion {
       for (std::size_t k = 0; k < kCounterCount; ++k) {
         v.values[k] = b.values_[k].load(std::memory_order_relaxed);
       }
+      read_histograms(b, v.histograms);
       f(v);
     }
   }
 
  private:
+  static void read_histograms(const WorkerCounters& b, HistogramSet& out) noexcept;
+
   struct Shared {
     std::array<std::atomic<std::uint64_t>, kCounterCount> retired;
+    std::array<WorkerCounters::HistogramCells, kHistogramCount> retired_histograms;
     std::array<WorkerCounters, kMaxBlocks> blocks;
   };
   Shared* shared_ = nullptr;

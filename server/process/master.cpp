@@ -13,10 +13,13 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <stdexcept>
 #include <system_error>
 
+#include "io/socket.hpp"
 #include "server/process/authd.hpp"
 #include "server/process/fd_hygiene.hpp"
+#include "server/process/metricsd.hpp"
 #include "server/process/status_report.hpp"
 #include "server/process/worker_process.hpp"
 
@@ -90,6 +93,13 @@ Master::Master(MasterSetup setup)
   tls_options.ticket_key_rotation = std::chrono::seconds(cfg.tls.ticket_key_rotation_seconds);
   tls_state_ = tls::SharedTlsState::create(tls_options);
   addresses_ = std::make_unique<AddressTable>(AddressTable::slots_for(cfg.limits.max_sessions));
+  metrics_ = cfg.metrics;
+  if (metrics_.enabled) {
+    // Bound here, so a taken port fails the start with its address.
+    const auto where = io::SocketAddress::parse(metrics_.address, metrics_.port);
+    if (!where) throw std::runtime_error("metrics.address " + metrics_.address + " is not numeric");
+    metrics_listen_ = io::listen_on(*where, io::ListenOptions{64, false});
+  }
   current_ = make_generation(std::move(setup.snapshot));
   slots_.resize(current_->workers);
 }
@@ -123,6 +133,7 @@ int Master::run() {
                        (current_->run_as ? " as " + current_->run_as->name : std::string()) +
                        ", pid file " + pid_file_->path());
   fork_authd();
+  if (metrics_listen_) fork_metricsd();
   for (std::uint32_t slot = 0; slot < current_->workers; ++slot) fork_worker(slot);
 
   for (;;) {
@@ -144,6 +155,7 @@ int Master::run() {
     flush_log();
   }
   stop_authd();
+  stop_helper(metricsd_pid_);
   log_->info(kWho, "stopped");
   log_->drain(kLogDrain);
   return 0;
@@ -162,6 +174,7 @@ int Master::poll_timeout_ms(Clock::time_point now) const noexcept {
     if (s.respawn_due) until = std::min(until, s.respawn_at);
   }
   if (authd_respawn_due_) until = std::min(until, authd_respawn_at_);
+  if (metricsd_respawn_due_) until = std::min(until, metricsd_respawn_at_);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count();
   return static_cast<int>(std::clamp<long long>(ms + 1, 0, 1000));
 }
@@ -301,6 +314,53 @@ void Master::fork_authd() noexcept {
   authd_started_once_ = true;
 }
 
+void Master::fork_metricsd() noexcept {
+  metricsd_respawn_due_ = false;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    log_->after_fork();
+    int status = 1;
+    try {
+      MetricsdSetup setup;
+      // A duplicate: the inherited object is never destroyed here (_exit).
+      setup.listen_fd = io::UniqueFd(fcntl(metrics_listen_.get(), F_DUPFD_CLOEXEC, 3));
+      if (!setup.listen_fd) throw std::system_error(errno, std::generic_category(), "dup");
+      close_all_fds_except({log_->fd(), setup.listen_fd.get()});
+      setup.counters = &counters_;
+      setup.tls_state = tls_state_;
+      setup.addresses = addresses_.get();
+      setup.run_as = current_->run_as;
+      setup.master = self_;
+      status = run_metricsd(std::move(setup), *log_);
+    } catch (const std::exception& e) {
+      log_->error("metricsd", std::string("cannot start: ") + e.what());
+      log_->drain(kLogDrain);
+    }
+    _exit(status);
+  }
+  if (pid < 0) {
+    log_->error(kWho, std::string("fork metricsd: ") + std::strerror(errno));
+    on_metricsd_exit(0);
+    return;
+  }
+  metricsd_pid_ = pid;
+  metricsd_started_ = Clock::now();
+}
+
+void Master::on_metricsd_exit(int status) noexcept {
+  const bool forked = metricsd_pid_ > 0;
+  metricsd_pid_ = 0;
+  if (stop_ != Stop::None) return;
+  metricsd_backoff_ = next_backoff(metricsd_backoff_,
+                                   forked ? Clock::now() - metricsd_started_ : Clock::duration{});
+  metricsd_respawn_due_ = true;
+  metricsd_respawn_at_ = Clock::now() + metricsd_backoff_;
+  if (forked) {
+    log_->error(kWho, "metricsd " + describe_exit(status) + "; restarting it in " +
+                          ms_text(metricsd_backoff_));
+  }
+}
+
 void Master::on_signal(int signo) noexcept {
   switch (signo) {
     case SIGCHLD:
@@ -330,6 +390,8 @@ void Master::reap() noexcept {
     if (pid <= 0) return;
     if (pid == authd_pid_) {
       on_authd_exit(status);
+    } else if (pid == metricsd_pid_) {
+      on_metricsd_exit(status);
     } else {
       on_worker_exit(pid, status);
     }
@@ -380,6 +442,7 @@ void Master::on_authd_exit(int status) noexcept {
 void Master::on_timers(Clock::time_point now) noexcept {
   if (stop_ == Stop::None) {
     if (authd_respawn_due_ && now >= authd_respawn_at_) fork_authd();
+    if (metricsd_respawn_due_ && now >= metricsd_respawn_at_) fork_metricsd();
     for (std::uint32_t slot = 0; slot < slots_.size(); ++slot) {
       if (slots_[slot].respawn_due && now >= slots_[slot].respawn_at) fork_worker(slot);
     }
@@ -430,21 +493,25 @@ void Master::begin_stop(Stop how) noexcept {
 }
 
 void Master::stop_authd() noexcept {
-  if (authd_pid_ <= 0) return;
-  kill(authd_pid_, SIGTERM);
+  stop_helper(authd_pid_);
+}
+
+void Master::stop_helper(pid_t& helper) noexcept {
+  if (helper <= 0) return;
+  kill(helper, SIGTERM);
   const auto deadline = Clock::now() + kAuthdStopWait;
   while (Clock::now() < deadline) {
     int status = 0;
-    const pid_t pid = waitpid(authd_pid_, &status, WNOHANG);
-    if (pid == authd_pid_ || (pid < 0 && errno == ECHILD)) {
-      authd_pid_ = 0;
+    const pid_t pid = waitpid(helper, &status, WNOHANG);
+    if (pid == helper || (pid < 0 && errno == ECHILD)) {
+      helper = 0;
       return;
     }
     usleep(20'000);
   }
-  kill(authd_pid_, SIGKILL);
-  waitpid(authd_pid_, nullptr, 0);
-  authd_pid_ = 0;
+  kill(helper, SIGKILL);
+  waitpid(helper, nullptr, 0);
+  helper = 0;
 }
 
 void Master::reload() noexcept {
@@ -470,6 +537,10 @@ void Master::reload() noexcept {
       log_->warn(kWho, "the per-address session table keeps its size (" +
                            std::to_string(addresses_->slots()) +
                            " slots) until a restart; more addresses than it holds are refused");
+    }
+    if (cfg->metrics.enabled != metrics_.enabled || cfg->metrics.address != metrics_.address ||
+        cfg->metrics.port != metrics_.port) {
+      log_->warn(kWho, "[metrics] keeps the listener it started with until a restart");
     }
     // Logs are reopened on every reload (log rotation), possibly elsewhere.
     new_log = std::make_unique<Log>(cfg->log.level, cfg->log.file);

@@ -19,6 +19,8 @@
 //            limits.shutdown_grace_seconds; then everyone is closed;
 //   SIGINT   (or a second SIGTERM) stop now;
 //   SIGUSR1  write the live counters to the log and to state_dir/ringftpd.status.
+// With [metrics], it binds the scrape socket at start and forks metricsd
+// (metricsd.hpp) to serve it, restarting it like authd if it dies.
 // It also rotates the TLS ticket keys on their period, and tells a service
 // manager (ServiceNotifier) when it is ready (every current worker serving),
 // reloading and stopping.
@@ -102,6 +104,10 @@ class Master {
   // The slot's worker died (or could not start) after living `lived`.
   void schedule_respawn(Slot& slot, Clock::duration lived) noexcept;
   void fork_authd() noexcept;
+  void fork_metricsd() noexcept;
+  void on_metricsd_exit(int status) noexcept;
+  // SIGTERM, then SIGKILL if it is not gone within kAuthdStopWait.
+  void stop_helper(pid_t& pid) noexcept;
   void on_signal(int signo) noexcept;
   void reap() noexcept;
   void on_worker_exit(pid_t pid, int status) noexcept;
@@ -143,6 +149,14 @@ class Master {
   std::chrono::milliseconds authd_backoff_{0};
   bool authd_started_once_ = false;
 
+  // [metrics] as started: the socket and its helper keep them until a restart.
+  config::MetricsSettings metrics_;
+  io::UniqueFd metrics_listen_;
+  pid_t metricsd_pid_ = 0;
+  bool metricsd_respawn_due_ = false;
+  Clock::time_point metricsd_respawn_at_;
+  Clock::time_point metricsd_started_;
+  std::chrono::milliseconds metricsd_backoff_{0};
   ServiceNotifier notifier_;
   // A start or an accepted reload whose workers have not all begun serving:
   // READY=1 is owed to the service manager.

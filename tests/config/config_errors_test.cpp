@@ -19,7 +19,7 @@ const ErrorRow kRows[] = {
     {"unknown_top_key", "wokers = 4\n", "t.toml:1:1: ",
      "unknown key 'wokers' at the top level, expected one of: workers, run_as, state_dir, "
      "pid_file, banner, listen, tls, control, data, passive, limits, users, transfer, log, "
-     "sandbox"},
+     "sandbox, metrics"},
     {"workers_string", "workers = \"4\"\n",
      "t.toml:1:11: ", "workers has the wrong type, expected integer, got string"},
     {"workers_float", "workers = 4.0\n", "t.toml:1:11: ", "expected integer, got float"},
@@ -238,6 +238,23 @@ const ErrorRow kRows[] = {
      "t.toml:2:11: ", "sandbox.enabled has the wrong type, expected boolean, got string"},
     {"sandbox_unknown_key", "[sandbox]\nseccomp = false\n",
      "t.toml:2:1: ", "unknown key 'seccomp' in [sandbox], expected one of: enabled"},
+
+    // [metrics]
+    {"metrics_without_port", "[metrics]\naddress = \"127.0.0.1\"\n",
+     "t.toml:1:1: ", "[metrics] has no port, expected port = 1..65535"},
+    {"metrics_port_zero", "[metrics]\nport = 0\n",
+     "t.toml:2:8: ", "metrics.port = 0 is out of range, expected 1..65535"},
+    {"metrics_port_type", "[metrics]\nport = \"9273\"\n",
+     "t.toml:2:8: ", "metrics.port has the wrong type, expected integer, got string"},
+    {"metrics_address_name", "[metrics]\naddress = \"localhost\"\nport = 9273\n",
+     "t.toml:2:11: ", "metrics.address = \"localhost\" is not a numeric address"},
+    {"metrics_unknown_key", "[metrics]\nport = 9273\npath = \"/m\"\n",
+     "t.toml:3:1: ", "unknown key 'path' in [metrics], expected one of: address, port"},
+    {"metrics_port_in_passive_range", "[passive]\nports = \"9000-9100\"\n[metrics]\nport = 9050\n",
+     "t.toml:4:8: ", "metrics.port 9050 is inside passive.ports 9000-9100"},
+    {"metrics_port_of_a_listener",
+     "[[listen]]\naddress = \"0.0.0.0\"\nport = 2121\n[metrics]\nport = 2121\n",
+     "t.toml:5:8: ", "metrics.port 2121 is also listen[0]'s (0.0.0.0), expected a port no"},
 
     // TOML syntax.
     {"syntax_missing_value", "workers = 4\nbanner =\n",

@@ -93,6 +93,10 @@ xferlog = "/var/log/xferlog"
 
 [sandbox]
 enabled = false
+
+[metrics]
+address = "::1"
+port = 9273
 )";
 
 class ConfigTest : public ::testing::Test {
@@ -170,6 +174,9 @@ TEST_F(ConfigTest, FullFileReadsLimitsUsersAndLog) {
   EXPECT_EQ(c.log.file, "/var/log/ringftpd.log");
   EXPECT_EQ(c.log.xferlog, "/var/log/xferlog");
   EXPECT_FALSE(c.sandbox.enabled);
+  EXPECT_TRUE(c.metrics.enabled);
+  EXPECT_EQ(c.metrics.address, "::1");
+  EXPECT_EQ(c.metrics.port, 9273);
 }
 
 TEST_F(ConfigTest, EmptyFileTakesTheSafeDefaults) {
@@ -199,6 +206,7 @@ TEST_F(ConfigTest, EmptyFileTakesTheSafeDefaults) {
   EXPECT_TRUE(c.transfer.atomic_uploads);
   EXPECT_EQ(c.log.level, LogLevel::Info);
   EXPECT_TRUE(c.sandbox.enabled);
+  EXPECT_FALSE(c.metrics.enabled);  // opt-in
 }
 
 TEST_F(ConfigTest, ListenerKeysDefaultInsideAnEntry) {

@@ -1,6 +1,10 @@
 // server/process/counters and status_report: gauges, the master's own
 // figures, and the lines --status prints for them.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include "server/process/counters.hpp"
 #include "server/process/status_report.hpp"
@@ -76,6 +80,63 @@ TEST(StatusReport, ShowsTheNewCountersAndTheAddressTable) {
                            "address_table_full 1\n", "address_table_lock_recoveries 0\n"}) {
     EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
   }
+}
+
+TEST(Counters, HistogramCellsIncludeTheirUpperBound) {
+  EXPECT_EQ(histogram_cell(0), 0u);
+  EXPECT_EQ(histogram_cell(500), 0u);  // le="0.0005" includes 0.0005
+  EXPECT_EQ(histogram_cell(501), 1u);
+  EXPECT_EQ(histogram_cell(10'000'000), kHistogramBoundsUs.size() - 1);
+  EXPECT_EQ(histogram_cell(10'000'001), kHistogramBoundsUs.size());  // +Inf
+}
+
+TEST(Counters, AReusedBlockStartsWithEmptyHistograms) {
+  using namespace std::chrono_literals;
+  CounterRegion region;
+  WorkerCounters* block = region.acquire(0, 1);
+  ASSERT_NE(block, nullptr);
+  region.assign(block, 4242);
+  block->observe(Histogram::DataSetupSeconds, 3ms);
+  block->observe(Histogram::DataSetupSeconds, -1ms);  // a clock step: counted as 0
+  region.release(block);
+  WorkerCounters* again = region.acquire(0, 2);
+  ASSERT_EQ(again, block);
+  region.assign(again, 4243);
+  region.for_each_live([](const WorkerCounterView& v) {
+    for (const HistogramValues& h : v.histograms) {
+      for (std::uint64_t c : h.cells) EXPECT_EQ(c, 0u);
+      EXPECT_EQ(h.sum_us, 0u);
+    }
+  });
+  const HistogramValues total =
+      region.histogram_totals()[static_cast<std::size_t>(Histogram::DataSetupSeconds)];
+  EXPECT_EQ(total.cells[0], 1u);
+  EXPECT_EQ(total.cells[histogram_cell(3000)], 1u);
+  EXPECT_EQ(total.sum_us, 3000u);
+}
+
+TEST(Counters, AReaderCanMakeItsViewReadOnly) {
+  CounterRegion region;
+  WorkerCounters* block = region.acquire(0, 1);
+  ASSERT_NE(block, nullptr);
+  region.assign(block, 4242);
+  block->add(Counter::LoginsOk, 2);
+  // In a child, so the writes that must fault do not end this process.
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (!region.make_read_only()) _exit(2);
+    if (region.totals()[at(Counter::LoginsOk)] != 2) _exit(3);  // reading still works
+    block->add(Counter::LoginsOk);                              // must fault
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "exit status " << WEXITSTATUS(status);
+  EXPECT_EQ(WTERMSIG(status), SIGSEGV);
+  EXPECT_EQ(region.totals()[at(Counter::LoginsOk)], 2u);  // the parent's view still writes
+  block->add(Counter::LoginsOk);
+  EXPECT_EQ(region.totals()[at(Counter::LoginsOk)], 3u);
 }
 
 }  // namespace
