@@ -30,6 +30,8 @@ constexpr std::size_t kMinSessionBytes = 64;
 constexpr std::size_t kMaxSessionBytes = 64 * 1024;
 constexpr std::chrono::seconds kMaxLifetime{7 * 24 * 3600};  // TLS 1.3's cap (RFC 8446, 4.6.1)
 
+constexpr std::size_t kPageBytes = 4096;
+
 constexpr std::size_t round_up(std::size_t n, std::size_t align) noexcept {
   return (n + align - 1) / align * align;
 }
@@ -102,7 +104,9 @@ std::shared_ptr<SharedTlsState> SharedTlsState::create(const SharedTlsOptions& o
   const std::uint32_t keys = detail::ticket_key_capacity(lifetime_ns, rotation_ns);
   const std::size_t stride =
       round_up(sizeof(SessionSlotHeader) + options.max_session_bytes, detail::kSlotAlign);
-  const std::size_t keys_offset = round_up(sizeof(RegionHeader), detail::kSlotAlign);
+  // The keys start on a page of their own, so a process that only reads the
+  // statistics (metricsd) can make everything after the header unreadable.
+  const std::size_t keys_offset = round_up(sizeof(RegionHeader), kPageBytes);
   const std::size_t sessions_offset =
       round_up(keys_offset + keys * sizeof(detail::TicketKeyRecord), detail::kSlotAlign);
   const std::size_t bytes = sessions_offset + options.max_sessions * stride;
@@ -323,6 +327,12 @@ std::size_t SharedTlsState::snapshot_ticket_keys(std::span<detail::TicketKeyReco
   if (!lock) return 0;
   generation = header().key_generation.load(std::memory_order_relaxed);
   return TicketKeyRing(header(), base()).snapshot(out, current_id);
+}
+
+bool SharedTlsState::restrict_to_statistics() const noexcept {
+  const std::size_t keys = header().keys_offset;
+  return ::mprotect(region_, keys, PROT_READ) == 0 &&
+         ::mprotect(base() + keys, bytes_ - keys, PROT_NONE) == 0;
 }
 
 SharedTlsStats SharedTlsState::stats() const noexcept {

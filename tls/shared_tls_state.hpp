@@ -138,6 +138,10 @@ class SharedTlsState {
                                    std::uint32_t& current_id, std::uint64_t& generation) noexcept;
 
   [[nodiscard]] SharedTlsStats stats() const noexcept;
+  // For a process that only reports stats() (metricsd): in its own view the
+  // header becomes read-only and the ticket keys and cached sessions
+  // inaccessible (a read faults). False if mprotect failed.
+  [[nodiscard]] bool restrict_to_statistics() const noexcept;
 
  private:
   class Lock;

@@ -26,6 +26,10 @@ int run_metricsd(MetricsdSetup setup, Log& log) noexcept {
     if (!setup.counters->make_read_only()) {
       throw std::system_error(errno, std::generic_category(), "mprotect counters read-only");
     }
+    // The HTTP-facing process never sees a ticket key or a session secret.
+    if (!setup.tls_state->restrict_to_statistics()) {
+      throw std::system_error(errno, std::generic_category(), "mprotect TLS state");
+    }
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

@@ -94,7 +94,7 @@ class Prometheus:
 
 
 class MetricsTest(TlsServerCase):
-    PORTS = "29500-29599"
+    PORTS = "32500-32599"
     EXTRA_TOP = "workers = 2"
     EXTRA = "[metrics]\naddress = \"127.0.0.1\"\nport = %d\n" % METRICS_PORT
 

@@ -325,3 +325,28 @@ TEST(SharedTlsStateTest, AFullRingDropsTheOldestRetiredKeyEarly) {
 
 }  // namespace
 }  // namespace ringftpd::tls
+
+namespace ringftpd::tls {
+namespace {
+
+// metricsd's view: the statistics stay readable, the keys and sessions do
+// not (a read faults), and other processes' views are untouched.
+TEST(SharedTlsStateTest, AStatisticsOnlyViewCannotReadKeysOrSessions) {
+  auto state = make_state(16);
+  const auto id = id_of(1);
+  ASSERT_TRUE(state->put_session(id, bytes(100, 7), 77, kT0 + seconds{10}, kT0));
+  const std::uint64_t stores = state->stats().stores;
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (!state->restrict_to_statistics()) ::_exit(2);
+    if (state->stats().stores != stores) ::_exit(3);  // reading the header still works
+    (void)get(*state, id);                            // must fault
+    ::_exit(0);
+  }
+  EXPECT_EQ(wait_for(pid), 128 + SIGSEGV);
+  EXPECT_EQ(get(*state, id), bytes(100, 7)) << "the parent's view is untouched";
+}
+
+}  // namespace
+}  // namespace ringftpd::tls
