@@ -116,12 +116,14 @@ void SimClient::connect() {
 }
 
 void SimClient::gone(const std::string& why) {
-  if (!ctrl_) return;
-  env_.log.add(who() + ": gone: " + why);
+  // Before the check below: a disconnect with a reset has emptied ctrl_
+  // already, and its upload is just as unsettled.
   if (transfer_ && !transfer_->final_seen &&
       (transfer_->want == Want::Stor || transfer_->want == Want::Appe)) {
     spec_.unsettled.insert(transfer_->name);
   }
+  if (!ctrl_) return;
+  env_.log.add(who() + ": gone: " + why);
   drop_data();
   close_socket(ctrl_);
   tls_.reset();
@@ -572,6 +574,16 @@ void SimClient::on_reply(int code, const std::string& text) {
       return fail("preliminary reply " + text + " to \"" + e.line.substr(0, 40) + "\"");
     }
     e.prelim = true;
+    // Every earlier reply is in (replies come in order), so the PROT level
+    // the server applies to this transfer is known now; as curl and lftp do,
+    // the data connection's TLS starts only from here.
+    if (transfer_ && e.want != Want::Rein) {
+      transfer_->protect = prot_p_;
+      transfer_->starting_seen = true;
+      // A pipelined REIN (back to TYPE A) may have come between: bytes are
+      // checked only while the type is surely binary.
+      if (ascii_) transfer_->verify = false;
+    }
     return;
   }
   if (expects_.empty()) {
@@ -792,8 +804,8 @@ bool SimClient::pump_data() {
   }
   if (!d.fd) return false;
   const bool upload = transfer_ && (transfer_->want == Want::Stor || transfer_->want == Want::Appe);
-  // Set up TLS as soon as a protected transfer is known.
-  if (!d.tls && transfer_ && transfer_->protect) {
+  // Set up TLS once the 150 says the transfer is on and protected.
+  if (!d.tls && transfer_ && transfer_->starting_seen && transfer_->protect) {
     d.tls = tls::Session::client(env_.tls);
     if (tls_ && r.chance(19, 20)) {
       if (auto saved = tls_->saved_session()) (void)d.tls->resume_from(saved.get());
@@ -803,7 +815,7 @@ bool SimClient::pump_data() {
   std::string out;
   if (d.tls && !d.tls_done) {
     // handshake bytes only
-  } else if (upload && !d.sent_all && d.wire.size() < 65536) {
+  } else if (upload && transfer_->starting_seen && !d.sent_all && d.wire.size() < 65536) {
     const std::string& src = transfer_->upload;
     const std::size_t n = std::min<std::size_t>(src.size() - d.sent, r.between(1, 65536));
     if (d.tls) {

@@ -115,8 +115,9 @@ class SimClient {
     std::uint64_t offset = 0;
     std::string upload;  // STOR/APPE: what we send
     bool verify = false;
-    bool protect = false;
-    bool final_ok = false;  // 226 received
+    bool protect = false;        // decided at the 150 (a pipelined PROT may change it)
+    bool starting_seen = false;  // the 150 arrived
+    bool final_ok = false;       // 226 received
     bool final_seen = false;
   };
   struct Data {
