@@ -1,11 +1,12 @@
 // TokenBucket: a byte rate limit (limits.bandwidth_bytes_per_second).
 //
-// `rate` bytes per second flow in; the bucket holds at most one pacing
-// interval's worth (Pacer::kInterval, 100 ms), so an idle transfer cannot
-// save up a burst. It is refilled lazily from the time that passed whenever
-// it is asked (no timer of its own); the worker's pace tick only wakes the
-// transfers that found it empty. Tokens are kept in byte-nanoseconds so
-// frequent small refills lose nothing to rounding.
+// `rate` bytes per second flow in; the bucket holds at most two pacing
+// intervals' worth (Pacer::kInterval, 100 ms), so an idle transfer cannot
+// save up more than that, while a wake-up that comes late (a busy loop, a
+// slow timer) loses nothing; a transfer starts with one interval's worth. It is refilled lazily
+// from the time that passed whenever it is asked (no timer of its own); the worker's pace tick only
+// wakes the transfers that found it empty. Tokens are kept in byte-nanoseconds so frequent small
+// refills lose nothing to rounding.
 #pragma once
 
 #include <algorithm>
@@ -18,16 +19,18 @@ class TokenBucket {
  public:
   using Clock = std::chrono::steady_clock;
   static constexpr std::int64_t kNanosPerSecond = 1'000'000'000;
-  // What the bucket holds at most: 100 ms of the rate, but at least 16 KiB so
+  // What the bucket holds at most: 200 ms of the rate, but at least 16 KiB so
   // that a very low rate still moves whole chunks.
-  static constexpr std::int64_t kBurstNanos = kNanosPerSecond / 10;
+  static constexpr std::int64_t kBurstNanos = kNanosPerSecond / 5;
   static constexpr std::int64_t kMinBurstBytes = 16 * 1024;
+  // A transfer starts at once, with 100 ms of the rate.
+  static constexpr std::int64_t kStartNanos = kNanosPerSecond / 10;
 
   TokenBucket() = default;  // unlimited
   TokenBucket(std::uint64_t bytes_per_second, Clock::time_point now)
       : rate_(static_cast<std::int64_t>(std::min<std::uint64_t>(bytes_per_second, kMaxRate))),
         burst_(std::max(rate_ * kBurstNanos, kMinBurstBytes * kNanosPerSecond)),
-        tokens_(burst_),  // a transfer starts at once
+        tokens_(std::max(rate_ * kStartNanos, kMinBurstBytes * kNanosPerSecond)),
         last_(now) {}
 
   [[nodiscard]] bool limited() const noexcept { return rate_ > 0; }
