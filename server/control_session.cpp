@@ -425,11 +425,13 @@ void ControlSession::log_transfer(const ftp::effect::Transfer& t, const DataEven
                                       t.type == ftp::TransferType::Image, upload,
                                       state_.is_anonymous(), state_.user, ok});
   }
-  env_.log.info(who_, std::string(upload    ? "upload "
-                                  : listing ? "listing "
-                                            : "download ") +
-                          t.vpath + (ok ? " ok, " : " failed, ") + std::to_string(e.outcome.bytes) +
-                          " bytes");
+  std::string line = std::string(upload    ? "upload "
+                                 : listing ? "listing "
+                                           : "download ") +
+                     t.vpath + (ok ? " ok, " : " failed, ") + std::to_string(e.outcome.bytes) +
+                     " bytes";
+  if (!ok) line += ": " + transfer_failure_reason(e.outcome);  // every failure says why
+  env_.log.info(who_, line);
   env_.counters.add(ok ? Counter::TransfersOk : Counter::TransfersFailed);
   env_.counters.add(upload ? Counter::BytesReceived : Counter::BytesSent, e.outcome.bytes);
 }

@@ -1,5 +1,6 @@
 #include "server/transfer_log.hpp"
 
+#include <cstring>
 #include <ctime>
 #include <utility>
 
@@ -37,6 +38,36 @@ std::string TransferLog::format(const TransferRecord& r, std::int64_t now) {
 void TransferLog::write(const TransferRecord& r) noexcept {
   if (!sink_.enabled()) return;
   sink_.write_line(format(r, std::time(nullptr)));
+}
+
+// Why a transfer failed, in the words an operator searches for.
+std::string transfer_failure_reason(const ftp::TransferOutcome& o) {
+  using R = ftp::TransferOutcome::Result;
+  const std::string err = o.error != 0 ? std::string(std::strerror(o.error)) : "";
+  auto with = [&](const char* what) {
+    return err.empty() ? std::string(what) : what + (": " + err);
+  };
+  switch (o.result) {
+    case R::Done:
+      return "done";
+    case R::NoConnection:
+      return with("no data connection");
+    case R::ConnectionLost:
+      return with("data connection lost");
+    case R::Aborted:
+      return "aborted (ABOR, REIN or the session ended)";
+    case R::FileError:
+      return with("file error");
+    case R::LocalError:
+      return with("local error");
+    case R::StorageFull:
+      return with("storage full");
+    case R::TlsFailed:
+      return "data connection TLS handshake failed";
+    case R::ReuseRequired:
+      return "data connection did not resume the control connection's TLS session";
+  }
+  return "unknown";
 }
 
 }  // namespace ringftpd::server

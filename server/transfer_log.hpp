@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "server/ftp/interpreter.hpp"
 #include "server/line_sink.hpp"
 
 namespace ringftpd::server {
@@ -46,5 +47,10 @@ class TransferLog {
  private:
   LineSink sink_;
 };
+
+// Why a transfer failed, for the session log's line (every failure line
+// says why: "upload /big.bin failed, 3457024 bytes: storage full: No space
+// left on device").
+[[nodiscard]] std::string transfer_failure_reason(const ftp::TransferOutcome& o);
 
 }  // namespace ringftpd::server
