@@ -39,6 +39,7 @@
 #include "server/embedded_default.hpp"
 #include "server/log.hpp"
 #include "server/process/address_table.hpp"
+#include "server/process/user_limits.hpp"
 #include "server/process/counters.hpp"
 #include "server/process/listener_set.hpp"
 #include "server/process/pid_file.hpp"
@@ -134,6 +135,7 @@ class Master {
   std::shared_ptr<tls::SharedTlsState> tls_state_;
   CounterRegion counters_;
   std::unique_ptr<AddressTable> addresses_;  // sized from max_sessions at start
+  std::unique_ptr<UserLimits> user_limits_;  // likewise; per-user and per-listener limits
   std::optional<PidFile> pid_file_;
   io::UniqueFd signals_;
 

@@ -286,7 +286,7 @@ TEST(AuthMessages, LengthFieldsAreChecked) {
   EXPECT_FALSE(decode_request(over));
 
   auto rep = encoded(sample_reply());
-  rep[18] = static_cast<std::byte>(static_cast<int>(rep[18]) + 1);  // root_len
+  rep[30] = static_cast<std::byte>(static_cast<int>(rep[30]) + 1);  // root_len
   EXPECT_FALSE(decode_reply(rep));
 }
 

@@ -51,7 +51,7 @@ class ControlSessionTest : public ::testing::Test {
     auth_ = std::make_unique<AuthLink>(kernel_, io::UniqueFd(auth[0]));
     session_ = std::make_unique<ControlSession>(
         SessionEnv{kernel_, buffers_, log_, config_, ports_, *auth_, xferlog_, nullptr, scratch_,
-                   counters_, pacer_},
+                   counters_, pacer_, nullptr, 0},
         io::OpTag{1, 1, 0}, io::UniqueFd(control[0]), loopback(40000), loopback(2121), false);
     session_->start();
   }
