@@ -51,9 +51,9 @@ class SharedBucket {
   // n bytes moved.
   void spend(std::uint64_t n) noexcept {
     if (rate_.load(std::memory_order_relaxed) <= 0) return;
-    tokens_.fetch_sub(static_cast<std::int64_t>(std::min<std::uint64_t>(n, kMaxRate)) *
-                          kNanosPerSecond,
-                      std::memory_order_relaxed);
+    tokens_.fetch_sub(
+        static_cast<std::int64_t>(std::min<std::uint64_t>(n, kMaxRate)) * kNanosPerSecond,
+        std::memory_order_relaxed);
   }
 
   static constexpr std::uint64_t kUnlimited = ~std::uint64_t{0};
@@ -76,8 +76,8 @@ class SharedBucket {
       const std::int64_t add = std::min(now_ns - last, kNanosPerSecond) * rate;
       const std::int64_t burst = burst_of(rate);
       std::int64_t t = tokens_.load(std::memory_order_relaxed);
-      while (!tokens_.compare_exchange_weak(t, std::min(burst, t + add),
-                                            std::memory_order_relaxed)) {
+      while (
+          !tokens_.compare_exchange_weak(t, std::min(burst, t + add), std::memory_order_relaxed)) {
       }
       return;
     }

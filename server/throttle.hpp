@@ -85,7 +85,7 @@ class Throttle {
   TokenBucket session_bucket_;
   SharedBucket* user_ = nullptr;      // in shared memory; outlives the session
   SharedBucket* listener_ = nullptr;  // likewise
-  bool waiting_ = false;  // registered with the pacer
+  bool waiting_ = false;              // registered with the pacer
 };
 
 }  // namespace ringftpd::server

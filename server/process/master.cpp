@@ -414,8 +414,8 @@ void Master::on_worker_exit(pid_t pid, int status) noexcept {
                          " session(s) in the per-address table: released");
   }
   if (const std::uint64_t n = user_limits_->purge(pid); n != 0) {
-    log_->warn(kWho, name + " left " + std::to_string(n) +
-                         " login(s) in the per-user table: released");
+    log_->warn(kWho,
+               name + " left " + std::to_string(n) + " login(s) in the per-user table: released");
   }
   const bool expected = c.retiring || stop_ != Stop::None;
   const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;

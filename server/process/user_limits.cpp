@@ -74,7 +74,9 @@ bool UserLimits::release(const UserKey& key, pid_t owner) noexcept {
   return sessions_.release(key, owner);
 }
 
-std::uint64_t UserLimits::purge(pid_t owner) noexcept { return sessions_.purge(owner); }
+std::uint64_t UserLimits::purge(pid_t owner) noexcept {
+  return sessions_.purge(owner);
+}
 
 std::uint32_t UserLimits::sessions_of(const UserKey& key) noexcept {
   return sessions_.sessions_of(key);

@@ -81,7 +81,7 @@ TEST(AuthMessages, ReplyLayoutIsLittleEndian) {
                             0x02, 0x00,                          // result, permissions
                             0x01, 0x02, 0x03, 0x00,              // retry_after_ms
                             0x00, 0x00, 0x00, 0x00,              // max_sessions
-                            0, 0, 0, 0, 0, 0, 0, 0,              // bandwidth
+                            0,    0,    0,    0,    0, 0, 0, 0,  // bandwidth
                             0x00, 0x00,                          // root_len
                         }));
   Reply allowed = sample_reply();
@@ -174,9 +174,8 @@ TEST(AuthMessages, EncodeRefusesWhatDecodeWouldRefuse) {
   add_reply([](Reply& r) { r.retry_after_ms = 5; });  // Allowed is not delayed
   add_reply([](Reply& r) { r.permissions = 0x80; });  // unknown permission bit
   add_reply([](Reply& r) { r.max_sessions = config::kMaxUserSessions + 1; });
-  add_reply([](Reply& r) {
-    r.bandwidth_bytes_per_second = config::kMaxBandwidthBytesPerSecond + 1;
-  });
+  add_reply(
+      [](Reply& r) { r.bandwidth_bytes_per_second = config::kMaxBandwidthBytesPerSecond + 1; });
   add_reply([](Reply& r) { r.result = static_cast<Result>(0); });
   add_reply([](Reply& r) { r.result = static_cast<Result>(6); });
   add_reply([](Reply& r) { r.result = Result::Denied; });  // with root and permissions

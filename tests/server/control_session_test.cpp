@@ -4,8 +4,8 @@
 // client that never reads its replies is one that never gets a send done.
 #include "server/control_session.hpp"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -167,7 +167,6 @@ TEST_F(ControlSessionTest, QuitClosesThroughTheRingAfterTheLastReply) {
   EXPECT_EQ(kernel_.in_flight(), 0u);
 }
 
-
 // A session with the shared per-user limits, logged in through a fake auth
 // reply (the request is read off the fake kernel, the root open completed by
 // hand).
@@ -213,8 +212,8 @@ class UserLimitsSessionTest : public ControlSessionTest {
     const auto send = kernel_.take(Op::AuthSend);
     EXPECT_TRUE(send.has_value());
     if (!send) return {};
-    const auto req = auth::decode_request(
-        std::span(reinterpret_cast<const std::byte*>(send->addr), send->len));
+    const auto req =
+        auth::decode_request(std::span(reinterpret_cast<const std::byte*>(send->addr), send->len));
     EXPECT_TRUE(req.has_value());
     s.on_completion(Op::AuthSend, static_cast<int>(send->len), 0);
     auth::Reply reply;

@@ -38,7 +38,7 @@ TEST(SharedBucket, StartsWithOneIntervalAndRefillsAtTheRate) {
   b.spend(100'000);
   EXPECT_EQ(b.available(kT0), 0u);
   EXPECT_EQ(b.available(kT0 + milliseconds(10)), 10'000u);
-  EXPECT_EQ(b.available(kT0 + milliseconds(10)), 10'000u);  // the same instant adds nothing
+  EXPECT_EQ(b.available(kT0 + milliseconds(10)), 10'000u);    // the same instant adds nothing
   EXPECT_EQ(b.available(kT0 + milliseconds(500)), 100'000u);  // capped at the burst
   // An earlier time (another process's older reading) changes nothing.
   EXPECT_EQ(b.available(kT0 + milliseconds(400)), 100'000u);
@@ -51,7 +51,7 @@ TEST(SharedBucket, ADebtIsPaidBackBeforeAnythingMoves) {
   // Two sessions saw the same tokens and both spent them.
   b.spend(16 * 1024);
   b.spend(16 * 1024);
-  EXPECT_EQ(b.available(kT0 + milliseconds(100)), 0u);  // 10 kB repaid of 16 KiB owed
+  EXPECT_EQ(b.available(kT0 + milliseconds(100)), 0u);       // 10 kB repaid of 16 KiB owed
   EXPECT_EQ(b.available(kT0 + milliseconds(300)), 13'616u);  // -16384 + 30000
 }
 
@@ -75,7 +75,7 @@ TEST(SharedBucket, TwoProcessesTogetherGetTheRate) {
   b->set_rate(kRate);
   const auto start = Clock::now();
   (void)b->available(start);
-  b->spend(b->available(start));  // empty to begin with
+  b->spend(b->available(start));            // empty to begin with
   constexpr std::uint64_t kEach = 600'000;  // 1.2 MB in all at 2 MB/s: >= ~0.6 s
   pid_t kids[2];
   for (pid_t& kid : kids) {
