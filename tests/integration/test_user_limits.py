@@ -5,8 +5,9 @@ per-listener bandwidth_bytes_per_second (issue 11), held across 2 workers.
   stays connected), another user is not affected, and after one of alice's
   sessions logs out a new login works.
 - bandwidth_bytes_per_second for bulk: two concurrent downloads of SIZE each,
-  on two sessions the kernel spreads over the workers, share one bucket, so
-  together they cannot take less than (2 * SIZE - bursts) / RATE.
+  on two sessions served by different workers (the test logs in until the
+  kernel has given it one on each), share one bucket, so together they cannot
+  take less than (2 * SIZE - bursts) / RATE.
 - the same for a listener's cap, with users that have no limit of their own.
 
 Lower bounds only: a slow machine takes longer, never shorter.
@@ -107,10 +108,44 @@ class Case(TestCase):
         f.login(user, password)
         return f
 
-    def parallel_downloads(self, user, password, name):
+    def active_by_worker(self):
+        return {pid: w["sessions_active"] for pid, w in current_workers(self.srv).items()}
+
+    def connect_seen(self):
+        """A connection (not logged in) and the pid of the worker that took it."""
+        return self.login_seen(None, None)
+
+    def connect_on_other_worker(self, pid, other=True):
+        """A connection the kernel gave to a worker other than pid (or to pid
+        itself when other is False); the connections it passes by stay open."""
+        for _ in range(30):
+            f, took = self.connect_seen()
+            if (took != pid) == other:
+                return f
+        self.fail("30 connections in a row went to the same worker")
+
+    def login_seen(self, user, password):
+        """A login (none when user is None) and the pid of the worker that took it."""
+        before = self.active_by_worker()
+        f = self.connect() if user is None else self.login(user, password)
+        self.assertTrue(wait_until(
+            lambda: sum(self.active_by_worker().values()) > sum(before.values()), timeout=10))
+        after = self.active_by_worker()
+        return f, next(p for p in after if after[p] > before.get(p, 0))
+
+    def two_on_different_workers(self, user, password):
+        """Two sessions of user that the kernel gave to different workers (the
+        others opened on the way stay idle)."""
+        first, first_pid = self.login_seen(user, password)
+        for _ in range(30):
+            f, pid = self.login_seen(user, password)
+            if pid != first_pid:
+                return [first, f]
+        self.fail("30 connections in a row went to one worker")
+
+    def parallel_downloads(self, clients, name):
         data = os.urandom(SIZE)
         write_file(os.path.join(self.srv.root, name), data)
-        clients = [self.login(user, password) for _ in range(2)]
         got = [[] for _ in clients]
         errors = []
 
@@ -137,13 +172,17 @@ class UserLimitsTest(Case):
     PORTS = "33000-33099"
 
     def test_max_sessions_holds_across_workers(self):
-        first = self.login(FULL_USER, FULL_PASS)
-        second = self.login(FULL_USER, FULL_PASS)
-        third = self.connect()
-        with self.assertRaises(ftplib.error_perm) as refused:
-            third.login(FULL_USER, FULL_PASS)
-        self.assertTrue(str(refused.exception).startswith("530 Too many sessions for this user"),
-                        str(refused.exception))
+        # One login on each worker; the third is refused on either.
+        first, first_pid = self.login_seen(FULL_USER, FULL_PASS)
+        second = self.connect_on_other_worker(first_pid)
+        second.login(FULL_USER, FULL_PASS)
+        for third in (self.connect_on_other_worker(first_pid),
+                      self.connect_on_other_worker(first_pid, other=False)):
+            with self.assertRaises(ftplib.error_perm) as refused:
+                third.login(FULL_USER, FULL_PASS)
+            self.assertTrue(
+                str(refused.exception).startswith("530 Too many sessions for this user"),
+                str(refused.exception))
         # Still connected: the client may try again later.
         self.assertTrue(third.voidcmd("NOOP").startswith("200"))
         self.assertRegex(self.srv.stderr(),
@@ -184,7 +223,8 @@ class UserLimitsTest(Case):
         del held
 
     def test_user_bandwidth_is_shared_by_its_sessions(self):
-        took = self.parallel_downloads(BULK_USER, BULK_PASS, "user.bin")
+        clients = self.two_on_different_workers(BULK_USER, BULK_PASS)
+        took = self.parallel_downloads(clients, "user.bin")
         self.assertGreaterEqual(took, MIN_SECONDS, "2 x %d bytes at %d B/s" % (SIZE, RATE))
 
 
@@ -193,21 +233,9 @@ class ListenerCapTest(Case):
     EXTRA_LISTEN = "bandwidth_bytes_per_second = %d" % RATE
 
     def test_listener_cap_is_shared_by_all_its_sessions(self):
-        # Two different users, neither limited itself.
-        data = os.urandom(SIZE)
-        write_file(os.path.join(self.srv.root, "cap.bin"), data)
-        clients = [self.login(RO_USER, RO_PASS), self.login(FULL_USER, FULL_PASS)]
-        got = [[] for _ in clients]
-        threads = [threading.Thread(target=f.retrbinary, args=("RETR cap.bin", c.append))
-                   for f, c in zip(clients, got)]
-        start = time.monotonic()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-        took = time.monotonic() - start
-        for chunks in got:
-            self.assertEqual(b"".join(chunks), data)
+        # A user with no limit of its own, on two workers.
+        clients = self.two_on_different_workers(RO_USER, RO_PASS)
+        took = self.parallel_downloads(clients, "cap.bin")
         self.assertGreaterEqual(took, MIN_SECONDS, "2 x %d bytes at %d B/s" % (SIZE, RATE))
 
 
