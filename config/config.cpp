@@ -128,6 +128,9 @@ Listener read_listener(const Context& ctx, const toml::node& node, std::size_t i
   }
   assign(l.port, s.integer("port", 1, 65535));
   assign(l.implicit_tls, s.boolean("implicit_tls"));
+  assign(l.bandwidth_bytes_per_second,
+         s.integer("bandwidth_bytes_per_second", 0,
+                   static_cast<std::int64_t>(kMaxBandwidthBytesPerSecond)));
   s.finish();
   return l;
 }
@@ -136,6 +139,10 @@ std::vector<Listener> read_listeners(Section& top) {
   const toml::array* arr = top.array_of_tables("listen");
   if (arr == nullptr) return {Listener{"127.0.0.1", 2121, false}};
   if (arr->empty()) top.fail("listen", "listen is empty", "at least one [[listen]] table");
+  if (arr->size() > kMaxListeners) {
+    top.fail("listen", "listen has " + std::to_string(arr->size()) + " tables",
+             "at most " + std::to_string(kMaxListeners) + " [[listen]] tables");
+  }
   std::vector<Listener> out;
   for (std::size_t i = 0; i < arr->size(); ++i) {
     out.push_back(read_listener(top.context(), *arr->get(i), i));

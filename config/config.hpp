@@ -57,10 +57,15 @@ inline constexpr std::uint8_t kPermReadOnly = kPermList | kPermRead;
 inline constexpr std::uint8_t kPermAll =
     kPermList | kPermRead | kPermWrite | kPermDelete | kPermRename | kPermMkdir;
 
+// [[listen]] tables at most (each has a shared bandwidth bucket of its own).
+inline constexpr std::size_t kMaxListeners = 64;
+
 struct Listener {
   std::string address;  // numeric IPv4 or IPv6 literal
   std::uint16_t port = 0;
   bool implicit_tls = false;  // TLS from the first byte (legacy port 990 style)
+  // Shared by every session accepted on this listener, on all workers; 0 = unlimited.
+  std::uint64_t bandwidth_bytes_per_second = 0;
 };
 
 struct PortRange {
@@ -201,7 +206,16 @@ struct User {
   std::string password_hash;  // crypt(3): $y$ yescrypt, $6$ sha512-crypt, $2b$ bcrypt
   std::string root;           // absolute directory
   std::uint8_t permissions = kPermReadOnly;
+  // Aggregated over all of this user's sessions on all workers; 0 = unlimited.
+  std::uint32_t max_sessions = 0;
+  std::uint64_t bandwidth_bytes_per_second = 0;
 };
+
+// The largest bandwidth_bytes_per_second a users file or [[listen]] accepts
+// (1 TB/s): anything above is a typo, not a limit.
+inline constexpr std::uint64_t kMaxBandwidthBytesPerSecond = 1'000'000'000'000ULL;
+// The largest per-user max_sessions (limits.max_sessions's own bound).
+inline constexpr std::uint32_t kMaxUserSessions = 1'000'000;
 
 // Reads and validates a users file. Throws ConfigError.
 [[nodiscard]] std::vector<User> load_users_file(const std::string& path);

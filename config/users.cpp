@@ -112,6 +112,13 @@ User read_user(const Context& ctx, const toml::node& node, std::size_t index) {
            "an existing directory");
   }
   u.permissions = read_permissions(s);
+  if (auto n = s.integer("max_sessions", 0, kMaxUserSessions)) {
+    u.max_sessions = static_cast<std::uint32_t>(*n);
+  }
+  if (auto n = s.integer("bandwidth_bytes_per_second", 0,
+                         static_cast<std::int64_t>(kMaxBandwidthBytesPerSecond))) {
+    u.bandwidth_bytes_per_second = static_cast<std::uint64_t>(*n);
+  }
   s.finish();
   return u;
 }

@@ -130,6 +130,10 @@ void ControlSession::on_root_opened(int res) noexcept {
     env_.log.error(who_, "bug: a new root while the previous one is held");
     (void)submit_.close(std::move(root_), Op::RootClose);
   }
+  if (!admit_user(login)) {
+    (void)submit_.close(io::UniqueFd(res), Op::RootClose);
+    return;
+  }
   root_.reset(res);
   root_retiring_ = false;
   env_.counters.add(Counter::LoginsOk);
@@ -142,11 +146,51 @@ void ControlSession::on_root_opened(int res) noexcept {
   maybe_shut_down_now();
 }
 
+// The user's max_sessions and bandwidth (users file), shared by all
+// workers. Over the limit the client gets 530 and stays connected (it may
+// log in as someone else, or later): the password was right, so this is not
+// a failed login and not a line a ban filter matches.
+bool ControlSession::admit_user(const auth::Reply& login) noexcept {
+  UserLimits* limits = env_.user_limits;
+  if (limits == nullptr) return true;
+  const UserKey key = user_key(state_.user);
+  UserAdmission a = limits->admit(key, login.max_sessions, env_.self);
+  SharedBucket* bucket = nullptr;
+  if (a == UserAdmission::Admitted && login.bandwidth_bytes_per_second > 0) {
+    bucket = limits->user_bucket(key, login.bandwidth_bytes_per_second);
+    if (bucket == nullptr) {
+      (void)limits->release(key, env_.self);
+      a = UserAdmission::NoRoom;
+    }
+  }
+  using R = ftp::AuthOutcome::Result;
+  switch (a) {
+    case UserAdmission::Admitted:
+      user_seat_ = UserSeat(*limits, key, env_.self);
+      data_.throttle().set_user_bucket(bucket);
+      return true;
+    case UserAdmission::OverLimit:
+      env_.log.warn(who_, "login of user " + state_.user + " refused: max_sessions (" +
+                              std::to_string(login.max_sessions) + ") reached");
+      run(ftp::on_auth_result(state_, policy_, {R::UserAtLimit, {}, 0}));
+      return false;
+    case UserAdmission::NoRoom:
+      break;
+  }
+  // Fail closed: a login the shared tables cannot count is not let in.
+  env_.log.error(who_, "login of user " + state_.user +
+                           " refused: the shared per-user table has no room for it");
+  run(ftp::on_auth_result(state_, policy_, {R::Unavailable, {}, 0}));
+  return false;
+}
+
 // REIN: the login ends. Its root goes (once nothing uses it), and so does
 // any data connection PASV/PORT set up for it.
 void ControlSession::end_login() noexcept {
   if (root_) root_retiring_ = true;
   release_root_when_unused();
+  user_seat_.reset();
+  data_.throttle().set_user_bucket(nullptr);
   data_.release_idle();
   auth_by_certificate_ = false;
   touch();

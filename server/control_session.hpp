@@ -56,6 +56,7 @@
 #include "server/ops.hpp"
 #include "server/pacer.hpp"
 #include "server/process/counters.hpp"
+#include "server/process/user_limits.hpp"
 #include "server/transfer_log.hpp"
 #include "tls/context.hpp"
 #include "tls/session.hpp"
@@ -74,6 +75,10 @@ struct SessionEnv {
   std::span<std::byte> scratch;           // the worker's; valid during a call only
   WorkerCounters& counters;               // this worker's block, shared with the master
   Pacer& pacer;                           // wakes transfers waiting for bandwidth
+  // Per-user limits shared by all workers (null: none, tests), and this
+  // worker's pid, which owns the logins it counts there.
+  UserLimits* user_limits;
+  pid_t self;
 };
 
 // Per-session memory budget. Before login a session gets far less: a
@@ -133,6 +138,8 @@ class ControlSession {
   [[nodiscard]] Phase phase() const noexcept { return phase_; }
   [[nodiscard]] const io::SocketAddress& peer() const noexcept { return peer_; }
   [[nodiscard]] io::OpTag tag() const noexcept { return tag_; }
+  // The listener's shared bandwidth cap (null: none); set once, at accept.
+  void set_listener_bucket(SharedBucket* b) noexcept { data_.throttle().set_listener_bucket(b); }
   // Bytes of the buffers this session holds now (input, replies, sends,
   // transfer buffers); the worker sums them into its memory gauge.
   [[nodiscard]] std::size_t memory_bytes() const noexcept;
@@ -171,6 +178,7 @@ class ControlSession {
   void on_auth_send(int res) noexcept;
   void on_root_opened(int res) noexcept;
   void end_login() noexcept;
+  [[nodiscard]] bool admit_user(const auth::Reply& login) noexcept;
   void release_root_when_unused() noexcept;
   // TLS on the control connection (control_tls.cpp).
   void start_tls() noexcept;
@@ -216,6 +224,7 @@ class ControlSession {
   bool root_retiring_ = false;                // release root_ once nothing uses it
   std::string root_path_;                     // kept alive for the root open submission
   std::optional<auth::Reply> pending_login_;  // OpeningRoot: the allowed login
+  UserSeat user_seat_;                        // counted in the user's max_sessions
   std::uint8_t auth_sequence_ = 0;            // tells this login's reply from a stale one
   Clock::time_point auth_sent_at_{};
   bool auth_by_certificate_ = false;       // the request in flight is a certificate login

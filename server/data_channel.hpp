@@ -119,6 +119,9 @@ class DataChannel {
   DataChannel(const DataChannel&) = delete;
   DataChannel& operator=(const DataChannel&) = delete;
 
+  // The session's bandwidth limits (the shared buckets are attached here).
+  [[nodiscard]] Throttle& throttle() noexcept { return throttle_; }
+
   // PASV/EPSV. Any previous data connection is dropped.
   [[nodiscard]] ftp::PassiveOutcome open_passive(const io::SocketAddress& control_local,
                                                  const io::SocketAddress& control_peer);

@@ -77,6 +77,10 @@ Worker::Worker(WorkerOptions options, Log& log, TransferLog& xferlog, WorkerCoun
                                AddressTable::slots_for(config_->limits.max_sessions))
                          : nullptr),
       addresses_(options.address_table != nullptr ? options.address_table : own_addresses_.get()),
+      own_user_limits_(options.user_limits == nullptr
+                           ? std::make_unique<UserLimits>(config_->limits.max_sessions)
+                           : nullptr),
+      user_limits_(options.user_limits != nullptr ? options.user_limits : own_user_limits_.get()),
       self_(getpid()),
       accept_paused_(listeners_.size(), false),
       accept_downgrading_(listeners_.size(), false) {
@@ -281,9 +285,16 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
   const auto [slot, generation] = sessions_.reserve();
   auto session = std::make_unique<ControlSession>(
       SessionEnv{ring_, recv_buffers_, log_, config_, passive_ports_, auth_, xferlog_, tls_context_,
-                 scratch_, counters_, pacer_},
+                 scratch_, counters_, pacer_, user_limits_, self_},
       io::OpTag{slot, generation, 0}, std::move(fd), *peer, *local, listeners_[index].implicit_tls);
   ControlSession& s = *session;
+  // The listener's cap, shared with every worker (the sockets are in the
+  // configuration's order).
+  if (index < config_->listeners.size()) {
+    if (const std::uint64_t cap = config_->listeners[index].bandwidth_bytes_per_second; cap > 0) {
+      s.set_listener_bucket(user_limits_->listener_bucket(index, cap));
+    }
+  }
   sessions_.install(slot, std::move(session));
   s.start();
 }

@@ -25,6 +25,7 @@
 #include "server/log.hpp"
 #include "server/process/address_table.hpp"
 #include "server/process/counters.hpp"
+#include "server/process/user_limits.hpp"
 #include "server/security_log.hpp"
 #include "server/session_table.hpp"
 #include "server/transfer_log.hpp"
@@ -59,6 +60,9 @@ struct WorkerOptions {
   // before fork; outlives the worker). Null: the worker keeps a table of
   // its own, and the limit holds for its sessions alone.
   AddressTable* address_table = nullptr;
+  // The master's per-user and per-listener limits; null: the worker makes
+  // its own (tests, a single process).
+  UserLimits* user_limits = nullptr;
   // Restrictions for the worker's ring (the sandbox); none: unrestricted.
   std::optional<io::RingRestrictions> ring_restrictions;
 };
@@ -136,6 +140,8 @@ class Worker {
   SessionTable<ControlSession> sessions_;
   std::unique_ptr<AddressTable> own_addresses_;  // when the options gave none
   AddressTable* addresses_;
+  std::unique_ptr<UserLimits> own_user_limits_;  // when the options gave none
+  UserLimits* user_limits_;
   pid_t self_;  // this worker's owner id in the address table
   std::uint64_t late_completions_ = 0;
   std::vector<bool> accept_paused_;       // per listener: out of fds, retry at the next tick

@@ -363,6 +363,8 @@ void AuthService::Impl::answer_lookup(Client& c, const Request& req) {
     reply.result = Result::Allowed;
     reply.root = m.user->root;
     reply.permissions = m.user->permissions;
+    reply.max_sessions = m.user->max_sessions;
+    reply.bandwidth_bytes_per_second = m.user->bandwidth_bytes_per_second;
   }
   queue_reply(c, reply);
 }
@@ -479,6 +481,8 @@ Reply AuthService::Impl::verify(const Job& job) {
     reply.result = Result::Allowed;
     reply.root = match.user->root;
     reply.permissions = match.user->permissions;
+    reply.max_sessions = match.user->max_sessions;
+    reply.bandwidth_bytes_per_second = match.user->bandwidth_bytes_per_second;
     return reply;
   }
   // Same work whether or not the user exists: timing reveals no account names.
@@ -491,6 +495,8 @@ Reply AuthService::Impl::verify(const Job& job) {
     reply.result = Result::Allowed;
     reply.root = match.user->root;
     reply.permissions = match.user->permissions;
+    reply.max_sessions = match.user->max_sessions;
+    reply.bandwidth_bytes_per_second = match.user->bandwidth_bytes_per_second;
     return reply;
   }
   const auto verdict = tracker_.record_failure(job.key);

@@ -102,8 +102,14 @@ bool valid(const Reply& r) {
   if (!valid_result(static_cast<std::uint8_t>(r.result))) return false;
   if (!fits(r.root, kMaxRootBytes) || r.retry_after_ms > kMaxRetryAfterMs) return false;
   if ((r.permissions & ~config::kPermAll) != 0) return false;
+  if (r.max_sessions > config::kMaxUserSessions ||
+      r.bandwidth_bytes_per_second > config::kMaxBandwidthBytesPerSecond) {
+    return false;
+  }
   if (r.result == Result::Allowed) return !r.root.empty() && r.retry_after_ms == 0;
-  return r.root.empty() && r.permissions == 0;  // nothing granted unless Allowed
+  // Nothing granted unless Allowed.
+  return r.root.empty() && r.permissions == 0 && r.max_sessions == 0 &&
+         r.bandwidth_bytes_per_second == 0;
 }
 
 }  // namespace
@@ -136,6 +142,8 @@ bool encode(const Reply& reply, std::vector<std::byte>& out) {
   w.u8(static_cast<std::uint8_t>(reply.result));
   w.u8(reply.permissions);
   w.u32(reply.retry_after_ms);
+  w.u32(reply.max_sessions);
+  w.u64(reply.bandwidth_bytes_per_second);
   w.u16(static_cast<std::uint16_t>(reply.root.size()));
   w.bytes(reply.root);
   return true;
@@ -181,6 +189,8 @@ std::optional<Reply> decode_reply(std::span<const std::byte> datagram) {
   const std::uint8_t result = r.u8();
   rep.permissions = r.u8();
   rep.retry_after_ms = r.u32();
+  rep.max_sessions = r.u32();
+  rep.bandwidth_bytes_per_second = r.u64();
   const std::size_t root_len = r.u16();
   if (!valid_result(result) || kReplyHeaderBytes + root_len != datagram.size()) {
     return std::nullopt;

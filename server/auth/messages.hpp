@@ -10,11 +10,12 @@
 // what the other sends as untrusted input: a worker handles client bytes and
 // may be compromised; the service holds the password hashes.
 //
-// Layout, version 1 (offsets in bytes):
+// Layout, version 2 (offsets in bytes):
 //   Request: u32 magic | u64 request_id | u8 kind | u8 user_len | u16 password_len
 //            | u8 peer_ip_len | user | password | peer_ip
 //   Reply:   u32 magic | u64 request_id | u8 result | u8 permissions
-//            | u32 retry_after_ms | u16 root_len | root
+//            | u32 retry_after_ms | u32 max_sessions | u64 bandwidth_bytes_per_second
+//            | u16 root_len | root
 // The magic carries the version in its low byte; requests and replies have
 // different magics so neither can be taken for the other.
 //
@@ -30,8 +31,8 @@
 
 namespace ringftpd::server::auth {
 
-inline constexpr std::uint32_t kRequestMagic = 0x52415101;  // "RAQ", version 1
-inline constexpr std::uint32_t kReplyMagic = 0x52415201;    // "RAR", version 1
+inline constexpr std::uint32_t kRequestMagic = 0x52415102;  // "RAQ", version 2
+inline constexpr std::uint32_t kReplyMagic = 0x52415202;    // "RAR", version 2
 
 inline constexpr std::size_t kMaxUserBytes = 64;
 inline constexpr std::size_t kMaxPasswordBytes = 512;
@@ -41,7 +42,7 @@ inline constexpr std::size_t kMaxRootBytes = 4096;
 inline constexpr std::uint32_t kMaxRetryAfterMs = 3'600'000;
 
 inline constexpr std::size_t kRequestHeaderBytes = 4 + 8 + 1 + 1 + 2 + 1;
-inline constexpr std::size_t kReplyHeaderBytes = 4 + 8 + 1 + 1 + 4 + 2;
+inline constexpr std::size_t kReplyHeaderBytes = 4 + 8 + 1 + 1 + 4 + 4 + 8 + 2;
 inline constexpr std::size_t kMaxRequestBytes =
     kRequestHeaderBytes + kMaxUserBytes + kMaxPasswordBytes + kMaxPeerIpBytes;
 inline constexpr std::size_t kMaxReplyBytes = kReplyHeaderBytes + kMaxRootBytes;
@@ -78,6 +79,9 @@ struct Reply {
   std::string root;                  // absolute directory; set only when Allowed
   std::uint8_t permissions = 0;      // config::Permission bits; 0 unless Allowed
   std::uint32_t retry_after_ms = 0;  // Denied: delay the 530 this long; Throttled: cool-down
+  // The user's limits (config::User); 0 = unlimited, and 0 unless Allowed.
+  std::uint32_t max_sessions = 0;
+  std::uint64_t bandwidth_bytes_per_second = 0;
   bool operator==(const Reply&) const = default;
 };
 

@@ -496,6 +496,9 @@ Step on_auth_result(SessionState& s, const Policy& p, const AuthOutcome& o) {
   if (o.result == R::Unavailable) {
     return reply(kReplyNotLoggedIn, "Login service unavailable, try again.");
   }
+  if (o.result == R::UserAtLimit) {
+    return reply(kReplyNotLoggedIn, "Too many sessions for this user, try again later.");
+  }
   ++s.failed_logins;
   if (o.result == R::Throttled || s.failed_logins >= p.max_failed_logins) {
     return Step{{Reply{kReplyServiceNotAvailable, "Too many failed logins, closing."}},

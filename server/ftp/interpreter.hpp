@@ -127,7 +127,9 @@ struct Step {
 
 // Outcome of effect::Authenticate.
 struct AuthOutcome {
-  enum class Result : std::uint8_t { Allowed, Denied, Throttled, Unavailable } result;
+  // UserAtLimit: the credentials were good, but the user already holds its
+  // max_sessions (users file): 530, not a failed login.
+  enum class Result : std::uint8_t { Allowed, Denied, Throttled, Unavailable, UserAtLimit } result;
   std::string root;  // Allowed: the user's root directory (the session opens it)
   std::uint8_t permissions = 0;
   bool by_certificate = false;  // answers a certificate login (232, not 230)

@@ -93,6 +93,7 @@ Master::Master(MasterSetup setup)
   tls_options.ticket_key_rotation = std::chrono::seconds(cfg.tls.ticket_key_rotation_seconds);
   tls_state_ = tls::SharedTlsState::create(tls_options);
   addresses_ = std::make_unique<AddressTable>(AddressTable::slots_for(cfg.limits.max_sessions));
+  user_limits_ = std::make_unique<UserLimits>(cfg.limits.max_sessions);
   metrics_ = cfg.metrics;
   if (metrics_.enabled) {
     // Bound here, so a taken port fails the start with its address.
@@ -234,6 +235,7 @@ void Master::fork_worker(std::uint32_t slot) noexcept {
       setup.worker.name = name;
       setup.worker.all_counters = &counters_;
       setup.worker.address_table = addresses_.get();
+      setup.worker.user_limits = user_limits_.get();
       setup.run_as = gen->run_as;
       setup.master = self_;
       status = run_worker_process(std::move(setup), *log_, *gen->xferlog, *block);
@@ -410,6 +412,10 @@ void Master::on_worker_exit(pid_t pid, int status) noexcept {
   if (const std::uint64_t n = addresses_->purge(pid); n != 0) {
     log_->warn(kWho, name + " left " + std::to_string(n) +
                          " session(s) in the per-address table: released");
+  }
+  if (const std::uint64_t n = user_limits_->purge(pid); n != 0) {
+    log_->warn(kWho,
+               name + " left " + std::to_string(n) + " login(s) in the per-user table: released");
   }
   const bool expected = c.retiring || stop_ != Stop::None;
   const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;

@@ -45,6 +45,7 @@
 #include "server/process/privileges.hpp"
 #include "server/process/service_notifier.hpp"
 #include "server/process/serving_snapshot.hpp"
+#include "server/process/user_limits.hpp"
 #include "server/transfer_log.hpp"
 #include "tls/shared_tls_state.hpp"
 
@@ -134,6 +135,7 @@ class Master {
   std::shared_ptr<tls::SharedTlsState> tls_state_;
   CounterRegion counters_;
   std::unique_ptr<AddressTable> addresses_;  // sized from max_sessions at start
+  std::unique_ptr<UserLimits> user_limits_;  // likewise; per-user and per-listener limits
   std::optional<PidFile> pid_file_;
   io::UniqueFd signals_;
 

@@ -42,7 +42,12 @@ const ErrorRow kRows[] = {
     {"listen_empty", "listen = []\n",
      "t.toml:1:10: ", "listen is empty, expected at least one [[listen]] table"},
     {"listen_unknown_key", "[[listen]]\nadress = \"::1\"\n", "t.toml:2:1: ",
-     "unknown key 'adress' in listen[0], expected one of: address, port, implicit_tls"},
+     "unknown key 'adress' in listen[0], expected one of: address, port, implicit_tls, "
+     "bandwidth_bytes_per_second"},
+    {"listen_bandwidth_negative", "[[listen]]\nbandwidth_bytes_per_second = -1\n",
+     "t.toml:2:30: ", "listen[0].bandwidth_bytes_per_second = -1 is out of range"},
+    {"listen_bandwidth_absurd", "[[listen]]\nbandwidth_bytes_per_second = 2000000000000\n",
+     "t.toml:2:30: ", "listen[0].bandwidth_bytes_per_second = 2000000000000 is out of range"},
     {"listen_address_name", "[[listen]]\naddress = \"localhost\"\n",
      "t.toml:2:11: ", "listen[0].address = \"localhost\" is not a numeric address"},
     {"listen_address_scope", "[[listen]]\naddress = \"fe80::1%eth0\"\n",

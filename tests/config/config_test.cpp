@@ -34,6 +34,7 @@ port = 21
 address = "::"
 port = 990
 implicit_tls = true
+bandwidth_bytes_per_second = 50000000
 
 [tls]
 certificate = "@DIR@/cert.pem"
@@ -119,6 +120,8 @@ TEST_F(ConfigTest, FullFileReadsEveryKey) {
   EXPECT_EQ(c.listeners[1].address, "::");
   EXPECT_EQ(c.listeners[1].port, 990);
   EXPECT_TRUE(c.listeners[1].implicit_tls);
+  EXPECT_EQ(c.listeners[0].bandwidth_bytes_per_second, 0u);
+  EXPECT_EQ(c.listeners[1].bandwidth_bytes_per_second, 50'000'000u);
 }
 
 TEST_F(ConfigTest, FullFileReadsTls) {

@@ -55,6 +55,28 @@ permissions = ["all"]
   EXPECT_EQ(users[2].permissions, kPermAll);
 }
 
+TEST_F(UsersTest, ReadsLimits) {
+  const auto users = parse_users(tree_.expand(std::string(R"(
+[[user]]
+name = "alice"
+password = ")") + kHash + R"("
+root = "@DIR@/alice"
+max_sessions = 2
+bandwidth_bytes_per_second = 1048576
+
+[[user]]
+name = "bob"
+password = ")" + kHash + R"("
+root = "@DIR@/alice"
+)"),
+                                 "users.toml");
+  ASSERT_EQ(users.size(), 2u);
+  EXPECT_EQ(users[0].max_sessions, 2u);
+  EXPECT_EQ(users[0].bandwidth_bytes_per_second, 1048576u);
+  EXPECT_EQ(users[1].max_sessions, 0u);  // unlimited
+  EXPECT_EQ(users[1].bandwidth_bytes_per_second, 0u);
+}
+
 TEST_F(UsersTest, EveryHashSchemeIsAccepted) {
   for (const char* hash : {"$y$x", "$7$x", "$2b$x", "$2y$x", "$2a$x", "$6$x", "$5$x"}) {
     const std::string text = std::string("[[user]]\nname = \"u\"\npassword = \"") + hash +
@@ -106,7 +128,18 @@ const ErrorRow kRows[] = {
     {"user_is_table", "[user]\nname = \"a\"\n",
      "u.toml:1:1: ", "user has the wrong type, expected array of tables ([[user]]), got table"},
     {"unknown_user_key", USER_OK "home = \"/\"\n", "u.toml:5:1: ",
-     "unknown key 'home' in user[0], expected one of: name, password, root, permissions"},
+     "unknown key 'home' in user[0], expected one of: name, password, root, permissions, "
+     "max_sessions, bandwidth_bytes_per_second"},
+    {"max_sessions_negative", USER_OK "max_sessions = -1\n",
+     "u.toml:5:16: ", "user[0].max_sessions = -1 is out of range"},
+    {"max_sessions_absurd", USER_OK "max_sessions = 1000001\n",
+     "u.toml:5:16: ", "user[0].max_sessions = 1000001 is out of range"},
+    {"max_sessions_type", USER_OK "max_sessions = \"2\"\n",
+     "u.toml:5:16: ", "user[0].max_sessions has the wrong type, expected integer, got string"},
+    {"bandwidth_negative", USER_OK "bandwidth_bytes_per_second = -5\n",
+     "u.toml:5:30: ", "user[0].bandwidth_bytes_per_second = -5 is out of range"},
+    {"bandwidth_absurd", USER_OK "bandwidth_bytes_per_second = 1000000000001\n",
+     "u.toml:5:30: ", "user[0].bandwidth_bytes_per_second = 1000000000001 is out of range"},
     {"name_missing", "[[user]]\npassword = \"$y$abc\"\nroot = \"/\"\n",
      "u.toml:1:1: ", "user[0].name is missing, expected name = \"alice\""},
     {"name_empty", "[[user]]\nname = \"\"\n", "u.toml:2:8: ",

@@ -32,6 +32,8 @@ Reply sample_reply() {
   r.result = Result::Allowed;
   r.root = "/srv/ftp/alice";
   r.permissions = config::kPermAll;
+  r.max_sessions = 3;
+  r.bandwidth_bytes_per_second = 1'000'000;
   return r;
 }
 
@@ -49,9 +51,9 @@ std::vector<std::byte> encoded(const Reply& r) {
 
 TEST(AuthMessages, SizesAreFixed) {
   EXPECT_EQ(kRequestHeaderBytes, 17u);
-  EXPECT_EQ(kReplyHeaderBytes, 20u);
+  EXPECT_EQ(kReplyHeaderBytes, 32u);
   EXPECT_EQ(kMaxRequestBytes, 17u + 64 + 512 + 45);
-  EXPECT_EQ(kMaxReplyBytes, 20u + 4096);
+  EXPECT_EQ(kMaxReplyBytes, 32u + 4096);
   EXPECT_EQ(kMaxDatagramBytes, kMaxReplyBytes);
 }
 
@@ -62,7 +64,7 @@ TEST(AuthMessages, RequestLayoutIsLittleEndian) {
   r.user = "u";
   r.password = "pw";
   r.peer_ip = "::1";
-  EXPECT_EQ(encoded(r), bytes_of({0x01, 0x51, 0x41, 0x52,                          // magic
+  EXPECT_EQ(encoded(r), bytes_of({0x02, 0x51, 0x41, 0x52,                          // magic
                                   0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,  // id
                                   0x01, 0x01, 0x02, 0x00, 0x03,                    // kind, lens
                                   'u',  'p',  'w',  ':',  ':',  '1'}));
@@ -74,12 +76,23 @@ TEST(AuthMessages, ReplyLayoutIsLittleEndian) {
   r.result = Result::Denied;
   r.retry_after_ms = 0x030201;
   EXPECT_EQ(encoded(r), bytes_of({
-                            0x01, 0x52, 0x41, 0x52,              // magic
+                            0x02, 0x52, 0x41, 0x52,              // magic
                             7,    0,    0,    0,    0, 0, 0, 0,  // id
                             0x02, 0x00,                          // result, permissions
                             0x01, 0x02, 0x03, 0x00,              // retry_after_ms
+                            0x00, 0x00, 0x00, 0x00,              // max_sessions
+                            0,    0,    0,    0,    0, 0, 0, 0,  // bandwidth
                             0x00, 0x00,                          // root_len
                         }));
+  Reply allowed = sample_reply();
+  allowed.max_sessions = 0x0201;
+  allowed.bandwidth_bytes_per_second = 0x050403;
+  const auto bytes = encoded(allowed);
+  EXPECT_EQ(bytes[18], std::byte{0x01});
+  EXPECT_EQ(bytes[19], std::byte{0x02});
+  EXPECT_EQ(bytes[22], std::byte{0x03});
+  EXPECT_EQ(bytes[23], std::byte{0x04});
+  EXPECT_EQ(bytes[24], std::byte{0x05});
 }
 
 TEST(AuthMessages, RequestsRoundTrip) {
@@ -160,6 +173,9 @@ TEST(AuthMessages, EncodeRefusesWhatDecodeWouldRefuse) {
   add_reply([](Reply& r) { r.root.clear(); });        // Allowed needs a root
   add_reply([](Reply& r) { r.retry_after_ms = 5; });  // Allowed is not delayed
   add_reply([](Reply& r) { r.permissions = 0x80; });  // unknown permission bit
+  add_reply([](Reply& r) { r.max_sessions = config::kMaxUserSessions + 1; });
+  add_reply(
+      [](Reply& r) { r.bandwidth_bytes_per_second = config::kMaxBandwidthBytesPerSecond + 1; });
   add_reply([](Reply& r) { r.result = static_cast<Result>(0); });
   add_reply([](Reply& r) { r.result = static_cast<Result>(6); });
   add_reply([](Reply& r) { r.result = Result::Denied; });  // with root and permissions
@@ -269,7 +285,7 @@ TEST(AuthMessages, LengthFieldsAreChecked) {
   EXPECT_FALSE(decode_request(over));
 
   auto rep = encoded(sample_reply());
-  rep[18] = static_cast<std::byte>(static_cast<int>(rep[18]) + 1);  // root_len
+  rep[30] = static_cast<std::byte>(static_cast<int>(rep[30]) + 1);  // root_len
   EXPECT_FALSE(decode_reply(rep));
 }
 
@@ -296,6 +312,12 @@ TEST(AuthMessages, ReplyGrantsNothingUnlessAllowed) {
   r.result = Result::Denied;
   auto bytes = encoded(r);
   bytes[13] = std::byte{config::kPermRead};  // permissions on a Denied
+  EXPECT_FALSE(decode_reply(bytes));
+  bytes = encoded(r);
+  bytes[18] = std::byte{1};  // a session limit on a Denied
+  EXPECT_FALSE(decode_reply(bytes));
+  bytes = encoded(r);
+  bytes[22] = std::byte{1};  // a bandwidth on a Denied
   EXPECT_FALSE(decode_reply(bytes));
 }
 

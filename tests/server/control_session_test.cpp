@@ -4,6 +4,7 @@
 // client that never reads its replies is one that never gets a send done.
 #include "server/control_session.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "server/auth/messages.hpp"
 #include "tests/server/fake_kernel.hpp"
 
 namespace ringftpd::server {
@@ -51,7 +53,7 @@ class ControlSessionTest : public ::testing::Test {
     auth_ = std::make_unique<AuthLink>(kernel_, io::UniqueFd(auth[0]));
     session_ = std::make_unique<ControlSession>(
         SessionEnv{kernel_, buffers_, log_, config_, ports_, *auth_, xferlog_, nullptr, scratch_,
-                   counters_, pacer_},
+                   counters_, pacer_, nullptr, 0},
         io::OpTag{1, 1, 0}, io::UniqueFd(control[0]), loopback(40000), loopback(2121), false);
     session_->start();
   }
@@ -163,6 +165,102 @@ TEST_F(ControlSessionTest, QuitClosesThroughTheRingAfterTheLastReply) {
   EXPECT_TRUE(session_->is_finished());
   EXPECT_EQ(kernel_.close_violations(), 0u);
   EXPECT_EQ(kernel_.in_flight(), 0u);
+}
+
+// A session with the shared per-user limits, logged in through a fake auth
+// reply (the request is read off the fake kernel, the root open completed by
+// hand).
+class UserLimitsSessionTest : public ControlSessionTest {
+ protected:
+  std::unique_ptr<ControlSession> make_session(int& client_fd) {
+    int control[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, control), 0);
+    client_fd = control[1];
+    auto cfg = std::make_shared<config::Config>(*config_);
+    cfg->control.tls = config::ControlTls::Optional;
+    auto s = std::make_unique<ControlSession>(
+        SessionEnv{kernel_, buffers_, log_, cfg, ports_, *auth_, xferlog_, nullptr, scratch_,
+                   counters_, pacer_, &limits_, 4242},
+        io::OpTag{2, 1, 0}, io::UniqueFd(control[0]), loopback(40001), loopback(2121), false);
+    s->start();
+    return s;
+  }
+  // Every send the session has queued, completed; their bytes.
+  std::string drain(ControlSession& s) {
+    std::string out;
+    while (const auto send = kernel_.take(Op::ControlSend)) {
+      out.append(reinterpret_cast<const char*>(send->addr), send->len);
+      s.on_completion(Op::ControlSend, static_cast<int>(send->len), 0);
+    }
+    return out;
+  }
+  bool feed(ControlSession& s, std::string_view bytes) {
+    if (!kernel_.peek(Op::ControlRecv)) return false;
+    const auto b = kernel_.pick_buffer(kGroup);
+    if (!b) return false;
+    std::memcpy(b->data, bytes.data(), bytes.size());
+    s.on_completion(Op::ControlRecv, static_cast<int>(bytes.size()),
+                    FakeKernel::buffer_flags(b->id, true));
+    return true;
+  }
+  // USER + PASS, the service allows it with `max_sessions`; returns the
+  // replies after the root was opened.
+  std::string log_in(ControlSession& s, std::uint32_t max_sessions) {
+    drain(s);
+    EXPECT_TRUE(feed(s, "USER alice\r\nPASS pw\r\n"));
+    drain(s);
+    const auto send = kernel_.take(Op::AuthSend);
+    EXPECT_TRUE(send.has_value());
+    if (!send) return {};
+    const auto req =
+        auth::decode_request(std::span(reinterpret_cast<const std::byte*>(send->addr), send->len));
+    EXPECT_TRUE(req.has_value());
+    s.on_completion(Op::AuthSend, static_cast<int>(send->len), 0);
+    auth::Reply reply;
+    reply.request_id = req->request_id;
+    reply.result = auth::Result::Allowed;
+    reply.root = "/";
+    reply.permissions = config::kPermReadOnly;
+    reply.max_sessions = max_sessions;
+    s.on_auth_reply(reply);
+    const auto open = kernel_.take(Op::RootOpen);
+    EXPECT_TRUE(open.has_value());
+    s.on_completion(Op::RootOpen, ::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), 0);
+    housekeeping_of(s);
+    return drain(s);
+  }
+  void housekeeping_of(ControlSession& s) {
+    kernel_.run_housekeeping(
+        [&](Op op, int res, std::uint32_t flags) { s.on_completion(op, res, flags); });
+  }
+
+  UserLimits limits_{100};
+};
+
+TEST_F(UserLimitsSessionTest, MaxSessionsRefusesWith530AndReinGivesThePlaceBack) {
+  int fd1 = -1, fd2 = -1;
+  auto first = make_session(fd1);
+  io::UniqueFd c1(fd1);
+  EXPECT_NE(log_in(*first, 1).find("230 "), std::string::npos);
+  EXPECT_EQ(limits_.sessions_of(user_key("alice")), 1u);
+
+  auto second = make_session(fd2);
+  io::UniqueFd c2(fd2);
+  const std::string refused = log_in(*second, 1);
+  EXPECT_NE(refused.find("530 Too many sessions for this user"), std::string::npos) << refused;
+  EXPECT_EQ(second->phase(), ControlSession::Phase::Commands) << "still connected";
+  EXPECT_EQ(limits_.sessions_of(user_key("alice")), 1u);
+
+  // REIN on the first ends its login: the second may log in now.
+  ASSERT_TRUE(feed(*first, "REIN\r\n"));
+  drain(*first);
+  housekeeping_of(*first);
+  EXPECT_EQ(limits_.sessions_of(user_key("alice")), 0u);
+  EXPECT_NE(log_in(*second, 1).find("230 "), std::string::npos);
+  EXPECT_EQ(limits_.sessions_of(user_key("alice")), 1u);
+  // The session object's end releases too (the worker frees its slot).
+  second.reset();
+  EXPECT_EQ(limits_.sessions_of(user_key("alice")), 0u);
 }
 
 }  // namespace

@@ -215,7 +215,7 @@ bool World::accept_one() {
   log_.add("worker: session " + owner_name(owner) + " for " + peer->to_string());
   auto session = std::make_unique<ControlSession>(
       server::SessionEnv{kernel_, *recv_buffers_, slog_, config_, ports_, *auth_, xferlog_,
-                         &shared_.server(), scratch_, counters_, pacer_},
+                         &shared_.server(), scratch_, counters_, pacer_, nullptr, 0},
       tag, std::move(fd), *peer, *local, false);
   ControlSession& s = *session;
   sessions_.install(slot, std::move(session));
