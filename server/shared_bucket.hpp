@@ -71,9 +71,12 @@ class SharedBucket {
     std::int64_t last = last_ns_.load(std::memory_order_relaxed);
     while (now_ns > last) {
       if (!last_ns_.compare_exchange_weak(last, now_ns, std::memory_order_relaxed)) continue;
-      // This caller owns (last, now]. A pause of a second or more fills any
-      // bucket (the first call too: last is 0): clamp before multiplying.
-      const std::int64_t add = std::min(now_ns - last, kNanosPerSecond) * rate;
+      // This caller owns (last, now]. The first use starts with one
+      // interval's worth, as TokenBucket does; a pause of a second or more
+      // fills any bucket: clamp before multiplying.
+      const std::int64_t add = last == 0 ? std::max(rate * TokenBucket::kStartNanos,
+                                                    TokenBucket::kMinBurstBytes * kNanosPerSecond)
+                                         : std::min(now_ns - last, kNanosPerSecond) * rate;
       const std::int64_t burst = burst_of(rate);
       std::int64_t t = tokens_.load(std::memory_order_relaxed);
       while (

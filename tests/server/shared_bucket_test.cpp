@@ -33,15 +33,15 @@ TEST(SharedBucket, UnlimitedUntilARateIsSet) {
 
 TEST(SharedBucket, StartsWithOneIntervalAndRefillsAtTheRate) {
   SharedBucket b;
-  b.set_rate(1'000'000);  // 1 MB/s: burst 100 kB
+  b.set_rate(1'000'000);  // 1 MB/s: starts with 100 kB, holds at most 200 kB
   EXPECT_EQ(b.available(kT0), 100'000u);
   b.spend(100'000);
   EXPECT_EQ(b.available(kT0), 0u);
   EXPECT_EQ(b.available(kT0 + milliseconds(10)), 10'000u);
   EXPECT_EQ(b.available(kT0 + milliseconds(10)), 10'000u);    // the same instant adds nothing
-  EXPECT_EQ(b.available(kT0 + milliseconds(500)), 100'000u);  // capped at the burst
+  EXPECT_EQ(b.available(kT0 + milliseconds(500)), 200'000u);  // capped at two intervals
   // An earlier time (another process's older reading) changes nothing.
-  EXPECT_EQ(b.available(kT0 + milliseconds(400)), 100'000u);
+  EXPECT_EQ(b.available(kT0 + milliseconds(400)), 200'000u);
 }
 
 TEST(SharedBucket, ADebtIsPaidBackBeforeAnythingMoves) {
