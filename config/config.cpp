@@ -19,6 +19,7 @@
 #include <system_error>
 #include <utility>
 
+#include "config/passive_reader.hpp"
 #include "config/toml_reader.hpp"
 
 namespace ringftpd::config {
@@ -71,11 +72,6 @@ std::optional<std::string> ip_bytes(const std::string& text) {
   if (::inet_pton(AF_INET, text.c_str(), buf) == 1) return std::string(buf, buf + 4);
   if (::inet_pton(AF_INET6, text.c_str(), buf) == 1) return std::string(buf, buf + 16);
   return std::nullopt;
-}
-
-bool is_ipv4(const std::string& text) {
-  unsigned char buf[4];
-  return ::inet_pton(AF_INET, text.c_str(), buf) == 1;
 }
 
 void require_readable(Section& s, std::string_view key, const std::string& path,
@@ -268,14 +264,8 @@ void read_passive(Section s, PassiveSettings& p) {
     }
     p.ports = PortRange{*first, *last};
   }
-  if (auto a = s.string("public_address")) {
-    // PASV (227) can only carry an IPv4 address.
-    if (!a->empty() && !is_ipv4(*a)) {
-      s.fail("public_address", "passive.public_address = \"" + *a + "\" is not numeric IPv4",
-             "an IPv4 literal such as \"203.0.113.7\"");
-    }
-    p.public_address = *a;
-  }
+  // PASV (227) can only carry an IPv4 address; names are resolved here.
+  detail::read_passive_addresses(s, p);
   s.finish();
 }
 

@@ -11,10 +11,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "config/network.hpp"
 
 namespace ringftpd::config {
 
@@ -106,9 +109,22 @@ struct DataPolicy {
   bool require_session_reuse = true;  // draft §10.2, our headline feature
 };
 
+// [[passive.address_for]]: clients in `networks` are told `address` in 227.
+struct PassiveAddressRule {
+  std::vector<Network> networks;
+  std::string address;              // as written: IPv4 literal, host name, or ""
+  std::optional<Ipv4Address> ipv4;  // resolved at load; nullopt = the local address
+};
+
 struct PassiveSettings {
   PortRange ports{50000, 50999};
   std::string public_address;  // advertised in PASV replies; empty = local address
+  // public_address resolved when the snapshot was loaded (a host name is looked
+  // up then, never by a worker); nullopt = the control connection's local address.
+  std::optional<Ipv4Address> public_ipv4;
+  // Tried in order before public_address; the first rule with a network that
+  // holds the client's address wins.
+  std::vector<PassiveAddressRule> address_for;
 };
 
 struct Limits {

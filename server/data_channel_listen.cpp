@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "server/data_channel.hpp"
+#include "server/passive_address.hpp"
 
 namespace ringftpd::server {
 namespace {
@@ -79,13 +80,9 @@ ftp::PassiveOutcome DataChannel::open_passive(const io::SocketAddress& control_l
     log_.warn(who_, std::string("passive port: ") + std::strerror(err ? err : errno));
     return {err ? err : errno, {}, 0};
   }
-  // PASV advertises an IPv4 address: the configured public one, else ours.
-  const std::string& public_ip = cfg_.passive.public_address;
-  const auto adv = public_ip.empty() ? control_local : io::SocketAddress::parse(public_ip, 0);
-  if (adv && adv->family() == AF_INET) {
-    std::memcpy(out.address.data(), &reinterpret_cast<const sockaddr_in*>(&adv->storage)->sin_addr,
-                4);
-  }
+  // PASV advertises an IPv4 address: chosen by the client's network, else the
+  // configured public one, else ours.
+  out.address = passive_reply_address(cfg_.passive, control_local, control_peer);
   listen_fd_ = std::move(fd);
   active_target_.reset();
   // A client may connect at once: the kernel queues it on the listener until
