@@ -28,9 +28,11 @@ import unittest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEPS = os.environ.get("RINGFTPD_DEPS_DIR") or os.path.join(REPO, ".deps")
-# A fixed place: the compiler command lines (which name the source directory)
-# are the same on every run, so ccache, when present, hits the second time.
-WORK = os.path.join(tempfile.gettempdir(), "ringftpd-debian-package-test")
+# A fixed place (removed before and after): the compiler command lines, which
+# name the source directory, are the same on every run, so ccache, when
+# present, hits the second time. RINGFTPD_PACKAGE_TEST_DIR moves it.
+WORK = os.environ.get("RINGFTPD_PACKAGE_TEST_DIR") or os.path.join(
+    tempfile.gettempdir(), "ringftpd-debian-package-test")
 
 BUILD_TIMEOUT = 1200  # the package build compiles the server: minutes on 2 cores
 LINTIAN_TIMEOUT = 300
