@@ -27,7 +27,7 @@ import time
 import unittest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DEPS = os.environ.get("RINGFTPD_DEPS_DIR") or os.path.join(REPO, ".deps")
+DEPS = os.path.abspath(os.environ.get("RINGFTPD_DEPS_DIR") or os.path.join(REPO, ".deps"))
 # A fixed place (removed before and after): the compiler command lines, which
 # name the source directory, are the same on every run, so ccache, when
 # present, hits the second time. RINGFTPD_PACKAGE_TEST_DIR moves it.
@@ -189,8 +189,7 @@ class DebianPackageTest(unittest.TestCase):
         with open(log_path) as f:
             text = f.read()
         self.assertEqual(rc, 0, "dpkg-buildpackage failed: %s\n...%s" % (rc, text[-6000:]))
-        self.assertIn("wolfSSL: project build in %s/wolfssl" % os.path.abspath(DEPS).rstrip("/"),
-                      text.replace(os.path.realpath(DEPS), os.path.abspath(DEPS)),
+        self.assertIn("wolfSSL: project build in %s/wolfssl" % DEPS, text,
                       "the package was not built against the project's wolfSSL build")
         sys.stderr.write("\npackage built in %.0f s\n" % (time.monotonic() - started))
         deb = os.path.join(WORK, "ringftpd_%s_amd64.deb" % self.version)
@@ -224,8 +223,7 @@ class DebianPackageTest(unittest.TestCase):
             sys.stderr.write("  %s\n" % line)
         errors = [l for l in tags if l.startswith("E: ")]
         self.assertEqual(errors, [], "lintian errors:\n%s%s" % (r.stdout, r.stderr))
-        self.assertIn(r.returncode, (0, 2) if not errors else (0,),
-                      "lintian itself failed (%d):\n%s" % (r.returncode, r.stderr))
+        self.assertEqual(r.returncode, 0, "lintian failed (%d):\n%s" % (r.returncode, r.stderr))
 
     def dpkg(self, *args):
         return run(["dpkg"] + list(args), DPKG_TIMEOUT,
