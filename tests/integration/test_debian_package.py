@@ -215,7 +215,7 @@ class DebianPackageTest(unittest.TestCase):
         self.assertIn(USERS, conffiles)
 
     def lint(self, deb):
-        r = run(["lintian", "--display-info", "--tag-display-limit", "0", deb], LINTIAN_TIMEOUT,
+        r = run(["lintian", "--display-info", "--show-overrides", "--tag-display-limit", "0", deb], LINTIAN_TIMEOUT,
                 check=False, env=dict(os.environ, LC_ALL="C.UTF-8"))
         tags = [l for l in r.stdout.splitlines() if re.match(r"[EWIXPO]: ", l)]
         sys.stderr.write("lintian %s: %d tag(s)\n" % (os.path.basename(deb), len(tags)))
