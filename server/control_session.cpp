@@ -551,7 +551,9 @@ void ControlSession::maybe_shut_down_now() noexcept {
 
 void ControlSession::shut_down(std::string_view reason) noexcept {
   if (is_ending() || phase_ == Phase::EndingTransfer) return;
-  if (transfer_) {
+  // During a TLS handshake or shutdown (CCC while a transfer runs) the
+  // replies have a path of their own: the 421 goes straight out there.
+  if (transfer_ && phase_ != Phase::TlsHandshake && phase_ != Phase::TlsShutdown) {
     // The 421 waits for the transfer's own reply: a client told only "421"
     // could not know that its upload had in fact been stored (or not).
     shutdown_reason_ = std::string(reason);
