@@ -260,8 +260,9 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
   }
   const auto& limits = config_->limits;
   if (all_counters_ != nullptr && all_counters_->active_sessions() >= limits.max_sessions) {
-    refuse(std::move(fd), Counter::SessionsRefusedMaxSessions, "421 Too many sessions, try again later.\r\n",
-           *peer, Refusal::Capacity, "max_sessions reached");
+    refuse(std::move(fd), Counter::SessionsRefusedMaxSessions,
+           "421 Too many sessions, try again later.\r\n", *peer, Refusal::Capacity,
+           "max_sessions reached");
     return;
   }
   switch (addresses_->admit(address_key(*peer), limits.max_sessions_per_address, self_)) {
