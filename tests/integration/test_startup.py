@@ -6,6 +6,7 @@ import tempfile
 import socket
 import unittest
 
+from clients import wait_until
 from harness import ControlConnection, Server, TestCase, free_port, run_binary
 
 MINIMAL = """
@@ -53,6 +54,9 @@ class StartupTest(TestCase):
 
     def test_embedded_default_names_account_and_clients(self):
         with Server(None, args=["--port", "@PORT@", "--state-dir", "@TMP@/state", "@TMP@"]) as srv:
+            # The port answers once the master has bound it; the help is
+            # printed just after that (CI under load read it too early).
+            wait_until(lambda: "lftp" in srv.stdout(), timeout=10)
             out = srv.stdout()
             self.assertIn("curl", out)
             self.assertIn("lftp", out)
