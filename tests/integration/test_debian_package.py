@@ -45,6 +45,7 @@ BINARY = "/usr/sbin/ringftpd"
 CONFIG = "/etc/ringftpd/ringftpd.toml"
 USERS = "/etc/ringftpd/users.toml"
 PASSIVE = "32600-32649"  # a range no other integration test uses
+CONTROL_PORT = 32650  # likewise, and below the ephemeral range (32768-60999)
 USER, PASSWORD = "debtest", "debtest-secret-7"
 
 
@@ -336,9 +337,11 @@ class DebianPackageTest(unittest.TestCase):
         with open(os.path.join(root, "hello.bin"), "wb") as f:
             f.write(payload)
         os.chmod(os.path.join(root, "hello.bin"), 0o644)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        # The shipped config listens on 0.0.0.0: a port from the ephemeral
+        # range could be taken meanwhile by any test's outgoing connection
+        # (CI saw EADDRINUSE), so the port is a fixed one below that range,
+        # next to the passive range, used by no other test.
+        port = CONTROL_PORT
         self.configure_for_test(port, root)
         if "ExecStartPre" in commands:
             r = run(commands["ExecStartPre"], CMD_TIMEOUT, check=False)
