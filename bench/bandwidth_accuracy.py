@@ -126,8 +126,11 @@ def cost(args):
     print("| mode | limit | server CPU s/GB | MB/s | ratio on/off (CPU) |")
     print("|---|---|---|---|---|")
     for kind in ("clear", "tls"):
-        servers = {"off": start(kind, 0), "on": start(kind, 8_000_000_000, "61500-61999")}
+        servers = {}
         try:
+            # Inside the try: if the second fails to start, the first is stopped.
+            servers["off"] = start(kind, 0)
+            servers["on"] = start(kind, 8_000_000_000, "61500-61999")
             results = {"off": [], "on": []}
             for srv in servers.values():
                 make_file(os.path.join(srv.root, "f.bin"), size)
