@@ -95,9 +95,12 @@ def read_file(path):
         return f.read()
 
 
-def _start_server(prefix, template, ports, extra, extra_listen, extra_top):
+def _start_server(prefix, template, ports, extra, extra_listen, extra_top, users=None,
+                  users_args=None):
     """A running Server from a config template; its root is srv.root (the full
-    user and the read-only user share it). The caller stops it (srv.__exit__)."""
+    user and the read-only user share it). The caller stops it (srv.__exit__).
+    users: another users-file template (USERS by default), filled with the same
+    fields plus users_args."""
     if not BINARY or not os.access(BINARY, os.X_OK):
         raise AssertionError("RINGFTPD_BIN does not name the built ringftpd binary")
     tmp = make_tmpdir(prefix)
@@ -105,8 +108,9 @@ def _start_server(prefix, template, ports, extra, extra_listen, extra_top):
     os.mkdir(root)
     users_path = os.path.join(tmp, "users.toml")
     with open(users_path, "w") as f:
-        f.write(USERS.format(full=FULL_USER, full_hash=password_hash(FULL_PASS), ro=RO_USER,
-                             ro_hash=password_hash(RO_PASS), root=root))
+        f.write((users or USERS).format(full=FULL_USER, full_hash=password_hash(FULL_PASS),
+                                        ro=RO_USER, ro_hash=password_hash(RO_PASS), root=root,
+                                        **(users_args or {})))
     os.chmod(users_path, 0o600)  # for authd alone
     text = template.format(ports=ports, extra=extra, extra_listen=extra_listen,
                            extra_top=extra_top)

@@ -14,14 +14,13 @@ Lower bounds only: a slow machine takes longer, never shorter.
 """
 import ftplib
 import os
-import shutil
 import signal
 import threading
 import time
 
 from clients import (CLEAR_CONFIG, FULL_PASS, FULL_USER, HOST, IO_TIMEOUT, RO_PASS, RO_USER,
-                     close_ftp, password_hash, wait_until, write_file)
-from harness import BINARY, Server, TestCase, make_tmpdir
+                     _start_server, close_ftp, password_hash, wait_until, write_file)
+from harness import TestCase
 from test_processes import current_workers
 
 RATE = 2_000_000  # bytes per second
@@ -60,27 +59,10 @@ bandwidth_bytes_per_second = {rate}
 
 
 def start_server(ports, extra_listen=""):
-    if not BINARY or not os.access(BINARY, os.X_OK):
-        raise AssertionError("RINGFTPD_BIN does not name the built ringftpd binary")
-    tmp = make_tmpdir("ringftpd-users-")
-    root = os.path.join(tmp, "root")
-    os.mkdir(root)
-    users_path = os.path.join(tmp, "users.toml")
-    with open(users_path, "w") as f:
-        f.write(USERS.format(full=FULL_USER, full_hash=password_hash(FULL_PASS), ro=RO_USER,
-                             ro_hash=password_hash(RO_PASS), bulk=BULK_USER,
-                             bulk_hash=password_hash(BULK_PASS), root=root, rate=RATE))
-    os.chmod(users_path, 0o600)
-    text = CLEAR_CONFIG.format(ports=ports, extra="", extra_listen=extra_listen,
-                               extra_top="workers = 2")
-    srv = Server(text, tmpdir=tmp)
-    srv.root = root
-    try:
-        srv.__enter__()
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return srv
+    return _start_server("ringftpd-users-", CLEAR_CONFIG, ports, "", extra_listen, "workers = 2",
+                         users=USERS, users_args=dict(bulk=BULK_USER,
+                                                      bulk_hash=password_hash(BULK_PASS),
+                                                      rate=RATE))
 
 
 class Case(TestCase):
