@@ -19,6 +19,7 @@
 #include <system_error>
 #include <utility>
 
+#include "config/network_reader.hpp"
 #include "config/passive_reader.hpp"
 #include "config/toml_reader.hpp"
 
@@ -51,6 +52,10 @@ constexpr Spelling<DataProtection> kDataProtection[] = {
     {"client_choice", DataProtection::ClientChoice},
     {"required", DataProtection::Required},
     {"per_command", DataProtection::PerCommand}};
+constexpr Spelling<ProxyProtocol> kProxyProtocols[] = {{"off", ProxyProtocol::Off},
+                                                       {"v1", ProxyProtocol::V1},
+                                                       {"v2", ProxyProtocol::V2},
+                                                       {"any", ProxyProtocol::Any}};
 constexpr Spelling<LogLevel> kLogLevels[] = {{"error", LogLevel::Error},
                                              {"warn", LogLevel::Warn},
                                              {"info", LogLevel::Info},
@@ -112,9 +117,24 @@ void read_top_level(Section& top, Config& c) {
   }
 }
 
+// proxy_protocol and proxy_trusted of a [[listen]] table or of [passive]:
+// each needs the other, since a header from anyone could claim any address,
+// and a list of balancers that nothing reads would be a silent no-op.
+ProxySettings read_proxy(Section& s) {
+  ProxySettings p;
+  assign(p.protocol, s.choice("proxy_protocol", kProxyProtocols));
+  if (p.enabled()) {
+    p.trusted = detail::read_networks(s, "proxy_trusted", "the balancers' addresses");
+  } else if (s.strings("proxy_trusted")) {
+    s.fail("proxy_trusted", s.qualified("proxy_trusted") + " is set but proxy_protocol is off",
+           "proxy_protocol = \"v2\" (or \"v1\", \"any\") beside it, or no proxy_trusted");
+  }
+  return p;
+}
+
 Listener read_listener(const Context& ctx, const toml::node& node, std::size_t index) {
   Section s(ctx, &node, "listen[" + std::to_string(index) + "]");
-  Listener l{"127.0.0.1", 2121, false};
+  Listener l;
   if (auto a = s.string("address")) {
     if (!ip_bytes(*a)) {
       s.fail("address", s.qualified("address") + " = \"" + *a + "\" is not a numeric address",
@@ -127,13 +147,14 @@ Listener read_listener(const Context& ctx, const toml::node& node, std::size_t i
   assign(l.bandwidth_bytes_per_second,
          s.integer("bandwidth_bytes_per_second", 0,
                    static_cast<std::int64_t>(kMaxBandwidthBytesPerSecond)));
+  l.proxy = read_proxy(s);
   s.finish();
   return l;
 }
 
 std::vector<Listener> read_listeners(Section& top) {
   const toml::array* arr = top.array_of_tables("listen");
-  if (arr == nullptr) return {Listener{"127.0.0.1", 2121, false}};
+  if (arr == nullptr) return {Listener{}};
   if (arr->empty()) top.fail("listen", "listen is empty", "at least one [[listen]] table");
   if (arr->size() > kMaxListeners) {
     top.fail("listen", "listen has " + std::to_string(arr->size()) + " tables",
@@ -266,6 +287,7 @@ void read_passive(Section s, PassiveSettings& p) {
   }
   // PASV (227) can only carry an IPv4 address; names are resolved here.
   detail::read_passive_addresses(s, p);
+  p.proxy = read_proxy(s);
   s.finish();
 }
 
@@ -469,7 +491,7 @@ Config parse(std::string_view toml_text, std::string_view source_name) {
 Config embedded_default(std::string state_dir) {
   Config c;
   c.source = "<embedded default>";
-  c.listeners = {Listener{"127.0.0.1", 2121, false}};
+  c.listeners = {Listener{}};
   c.state_dir = std::move(state_dir);
   // Started as root, the workers need someone to be: the one user every
   // system has. The served directory must be readable by it.

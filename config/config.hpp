@@ -63,12 +63,27 @@ inline constexpr std::uint8_t kPermAll =
 // [[listen]] tables at most (each has a shared bandwidth bucket of its own).
 inline constexpr std::size_t kMaxListeners = 64;
 
+// The PROXY protocol header (HAProxy's, v1 text or v2 binary) that an L4
+// balancer puts before each connection it forwards: which versions a
+// listener takes. Off: none is expected, and one is an FTP syntax error.
+enum class ProxyProtocol : std::uint8_t { Off, V1, V2, Any };
+
+// `proxy_protocol` and `proxy_trusted` of a [[listen]] table or of [passive].
+struct ProxySettings {
+  ProxyProtocol protocol = ProxyProtocol::Off;
+  // The balancers: a connection from anywhere else is closed (its header
+  // would let it claim any address). Never empty when protocol is not Off.
+  std::vector<Network> trusted;
+  [[nodiscard]] bool enabled() const noexcept { return protocol != ProxyProtocol::Off; }
+};
+
 struct Listener {
-  std::string address;  // numeric IPv4 or IPv6 literal
-  std::uint16_t port = 0;
+  std::string address = "127.0.0.1";  // numeric IPv4 or IPv6 literal
+  std::uint16_t port = 2121;
   bool implicit_tls = false;  // TLS from the first byte (legacy port 990 style)
   // Shared by every session accepted on this listener, on all workers; 0 = unlimited.
   std::uint64_t bandwidth_bytes_per_second = 0;
+  ProxySettings proxy;  // the connections come through a balancer
 };
 
 struct PortRange {
@@ -125,6 +140,9 @@ struct PassiveSettings {
   // Tried in order before public_address; the first rule with a network that
   // holds the client's address wins.
   std::vector<PassiveAddressRule> address_for;
+  // Passive data connections that come through the balancer (off: they come
+  // straight to this host, at the address a 227/229 advertises).
+  ProxySettings proxy;
 };
 
 struct Limits {

@@ -9,6 +9,7 @@
 
 #include "config/host_name.hpp"
 #include "config/network.hpp"
+#include "config/network_reader.hpp"
 
 namespace ringftpd::config::detail {
 namespace {
@@ -16,18 +17,6 @@ namespace {
 constexpr std::string_view kAddressExpected =
     "an IPv4 literal such as \"203.0.113.7\", a host name with an IPv4 address, or \"\" for "
     "the local address (a 227 reply carries only IPv4)";
-
-std::string_view why_not(NetworkError e) {
-  switch (e) {
-    case NetworkError::NotAnAddress:
-      return "not an IPv4 or IPv6 address";
-    case NetworkError::BadPrefix:
-      return "bad prefix length";
-    case NetworkError::HostBitsSet:
-      return "bits set past the prefix length";
-  }
-  return "?";
-}
 
 // "" (the local address), an IPv4 literal, or a host name resolved now.
 std::optional<Ipv4Address> read_advertised(Section& s, std::string_view key,
@@ -48,31 +37,10 @@ std::optional<Ipv4Address> read_advertised(Section& s, std::string_view key,
   return r.address;
 }
 
-std::vector<Network> read_networks(Section& s) {
-  auto list = s.strings("networks");
-  if (!list) {
-    s.fail("networks", s.qualified("networks") + " is missing",
-           "networks = [\"10.0.0.0/8\", ...], the clients this address is for");
-  }
-  if (list->empty()) s.fail("networks", s.qualified("networks") + " is empty", "at least one");
-  std::vector<Network> out;
-  for (const auto& [text, node] : *list) {
-    NetworkError why{};
-    const auto n = parse_network(text, &why);
-    if (!n) {
-      s.context().fail(node,
-                       "\"" + text + "\" is not a network (" + std::string(why_not(why)) + ")",
-                       "a CIDR such as \"10.0.0.0/8\" or \"fd00::/8\", or one address");
-    }
-    out.push_back(*n);
-  }
-  return out;
-}
-
 PassiveAddressRule read_rule(const Context& ctx, const toml::node& node, std::size_t index) {
   Section s(ctx, &node, "passive.address_for[" + std::to_string(index) + "]");
   PassiveAddressRule rule;
-  rule.networks = read_networks(s);
+  rule.networks = read_networks(s, "networks", "the clients this address is for");
   auto address = s.string("address");
   if (!address) s.fail("address", s.qualified("address") + " is missing", kAddressExpected);
   rule.address = *address;

@@ -151,7 +151,7 @@ void ControlSession::touch() noexcept {
   deadline_ = Clock::now() + std::chrono::seconds(secs);
 }
 
-void ControlSession::start() noexcept {
+void ControlSession::start(std::span<const std::byte> early_input) noexcept {
   env_.log.info(who_, "connected to " + local_.to_string());
   // Replies are small. A bounded kernel send buffer bounds the kernel memory a
   // never-reading client can pin, and makes its stall visible to the send
@@ -164,7 +164,12 @@ void ControlSession::start() noexcept {
   } else {
     reply(ftp::Reply{ftp::kReplyServiceReady, env_.config->banner});
   }
-  update_receive();
+  if (early_input.empty()) {
+    update_receive();
+    return;
+  }
+  take_input(early_input);  // arms the receive as after any input
+  process_input();
 }
 
 void ControlSession::on_completion(Op op, int res, std::uint32_t flags) noexcept {

@@ -113,8 +113,10 @@ class ControlSession {
   ControlSession(SessionEnv env, io::OpTag tag, io::UniqueFd fd, io::SocketAddress peer,
                  io::SocketAddress local, bool implicit_tls);
 
-  // Sends the banner and starts receiving.
-  void start() noexcept;
+  // Sends the banner and starts receiving. early_input: bytes the client sent
+  // before the session existed (after a balancer's PROXY header), taken as
+  // the first received.
+  void start(std::span<const std::byte> early_input = {}) noexcept;
   void on_completion(Op op, int res, std::uint32_t flags) noexcept;
   // The auth service answered this session's request.
   void on_auth_reply(const auth::Reply& reply) noexcept;

@@ -17,6 +17,7 @@ enum class Op : std::uint8_t {
   AuthRecv,    // replies from the auth service
   AuthSend,    // a request to the auth service (slot = the asking session)
   Pace,        // the 100 ms timer that wakes transfers waiting for bandwidth
+  ProxyRecv,   // a PROXY listener's connection: its header (generation = ProxyIntake's index)
   // Control connection.
   ControlRecv = 16,
   ControlSend,

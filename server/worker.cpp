@@ -21,6 +21,10 @@ constexpr std::uint16_t kControlBufferGroup = 1;
 constexpr unsigned kControlBuffers = 1024;  // shared by every control session
 constexpr unsigned kControlBufferBytes = 4096;
 constexpr std::size_t kScratchBytes = 16 * 1024;  // one TLS record of plaintext
+// Connections on PROXY listeners whose header is not in yet, at most: a
+// balancer writes the header as it connects, so a handful are pending at
+// once; more means a stalled balancer, and new ones are refused meanwhile.
+constexpr std::size_t kMaxPendingProxyHeaders = 1024;
 // At exit, queued log lines get this long to reach a slow reader.
 constexpr std::chrono::milliseconds kLogDrainAtExit{500};
 
@@ -72,6 +76,8 @@ Worker::Worker(WorkerOptions options, Log& log, TransferLog& xferlog, WorkerCoun
       scratch_(kScratchBytes),
       budget_(plan_fd_budget(nofile_limit(), count_open_fds(), config_->limits.max_sessions)),
       sessions_(budget_.capacity),
+      intake_(ring_, log_, counters_, name_,
+              std::min<std::size_t>(budget_.capacity, kMaxPendingProxyHeaders)),
       own_addresses_(options.address_table == nullptr
                          ? std::make_unique<AddressTable>(
                                AddressTable::slots_for(config_->limits.max_sessions))
@@ -144,7 +150,7 @@ int Worker::run() {
   // The listeners queue connections from the master's listen(); from here on
   // this loop takes them.
   counters_.mark_serving();
-  while (!(stopping_ && sessions_.size() == 0)) {
+  while (!(stopping_ && sessions_.size() == 0 && intake_.size() == 0)) {
     const int rc = ring_.submit_and_wait(-1);
     if (rc < 0 && rc != -EINTR && rc != -ETIME) {
       log_.error(name_, std::string("io_uring wait failed: ") + std::strerror(-rc));
@@ -182,6 +188,9 @@ void Worker::dispatch(std::uint64_t user_data, int res, std::uint32_t flags) noe
         return;
       case Op::Pace:
         on_pace();
+        return;
+      case Op::ProxyRecv:
+        on_proxy_header(tag.generation, res);
         return;
       case Op::AuthRecv:
         on_auth_reply(res);
@@ -251,33 +260,72 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
   const auto local = io::local_address(fd.get());
   if (!peer || !local) return;  // the peer is already gone
   // At capacity the worker still has the descriptors to say so (the budget
-  // keeps a reserve): a clean 421 now, never a failed login later.
-  if (sessions_.full()) {
+  // keeps a reserve): a clean 421 now, never a failed login later. A
+  // connection still waiting for its PROXY header holds a descriptor too.
+  if (sessions_.size() + intake_.size() >= budget_.capacity) {
     refuse(std::move(fd), Counter::SessionsRefusedCapacity,
            "421 Too many sessions, try again later.\r\n", *peer, Refusal::Capacity,
+           "worker at capacity (" + std::to_string(budget_.capacity) + " sessions)");
+    return;
+  }
+  const config::ProxySettings* proxy =
+      index < config_->listeners.size() && config_->listeners[index].proxy.enabled()
+          ? &config_->listeners[index].proxy
+          : nullptr;
+  if (proxy != nullptr && intake_.full()) {
+    refuse(std::move(fd), Counter::SessionsRefusedCapacity,
+           "421 Too many sessions, try again later.\r\n", *peer, Refusal::Capacity,
+           std::to_string(intake_.size()) + " connections already wait for their PROXY header");
+    return;
+  }
+  if (proxy != nullptr) {
+    // The header names the client, and the client decides admission: the
+    // session is made once it is in (on_proxy_header).
+    intake_.take(std::move(fd), *peer, *local, index, *proxy, ControlSession::Clock::now());
+    return;
+  }
+  admit(std::move(fd), *peer, *local, index, {});
+}
+
+void Worker::on_proxy_header(std::uint32_t index, int res) noexcept {
+  auto arrival = intake_.on_recv(index, res);
+  if (!arrival) return;
+  if (closing_) {
+    reject(std::move(arrival->fd), "421 Server shutting down.\r\n");
+    return;
+  }
+  admit(std::move(arrival->fd), arrival->peer, arrival->local, arrival->listener,
+        arrival->early_input);
+}
+
+void Worker::admit(io::UniqueFd fd, const io::SocketAddress& peer, const io::SocketAddress& local,
+                   std::uint32_t index, std::span<const std::byte> early_input) noexcept {
+  if (sessions_.full()) {
+    refuse(std::move(fd), Counter::SessionsRefusedCapacity,
+           "421 Too many sessions, try again later.\r\n", peer, Refusal::Capacity,
            "worker at capacity (" + std::to_string(budget_.capacity) + " sessions)");
     return;
   }
   const auto& limits = config_->limits;
   if (all_counters_ != nullptr && all_counters_->active_sessions() >= limits.max_sessions) {
     refuse(std::move(fd), Counter::SessionsRefusedMaxSessions,
-           "421 Too many sessions, try again later.\r\n", *peer, Refusal::Capacity,
+           "421 Too many sessions, try again later.\r\n", peer, Refusal::Capacity,
            "max_sessions reached");
     return;
   }
-  switch (addresses_->admit(address_key(*peer), limits.max_sessions_per_address, self_)) {
+  switch (addresses_->admit(address_key(peer), limits.max_sessions_per_address, self_)) {
     case Admission::Admitted:
       break;
     case Admission::OverLimit:
       refuse(std::move(fd), Counter::SessionsRefusedPerAddress,
-             "421 Too many sessions from your address.\r\n", *peer, Refusal::PerAddressLimit,
+             "421 Too many sessions from your address.\r\n", peer, Refusal::PerAddressLimit,
              "max_sessions_per_address reached");
       return;
     case Admission::TableFull:
     case Admission::LockFailed:
       // Fail closed: a session the table cannot count is not admitted.
       refuse(std::move(fd), Counter::SessionsRefusedAddressTable,
-             "421 Too many sessions, try again later.\r\n", *peer, Refusal::Capacity,
+             "421 Too many sessions, try again later.\r\n", peer, Refusal::Capacity,
              "the per-address table has no room for this address");
       return;
   }
@@ -287,7 +335,7 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
   auto session = std::make_unique<ControlSession>(
       SessionEnv{ring_, recv_buffers_, log_, config_, passive_ports_, auth_, xferlog_, tls_context_,
                  scratch_, counters_, pacer_, user_limits_, self_},
-      io::OpTag{slot, generation, 0}, std::move(fd), *peer, *local, listeners_[index].implicit_tls);
+      io::OpTag{slot, generation, 0}, std::move(fd), peer, local, listeners_[index].implicit_tls);
   ControlSession& s = *session;
   // The listener's cap, shared with every worker (the sockets are in the
   // configuration's order).
@@ -297,7 +345,7 @@ void Worker::on_accept(std::uint32_t index, int res, std::uint32_t flags) noexce
     }
   }
   sessions_.install(slot, std::move(session));
-  s.start();
+  s.start(early_input);
 }
 
 void Worker::refuse(io::UniqueFd fd, Counter reason, std::string_view reply,
@@ -383,6 +431,7 @@ void Worker::begin_graceful_stop() noexcept {
   stop_accepting();
   stopping_ = true;
   closing_ = true;
+  intake_.cancel_all();
   log_.info(name_, "SIGTERM: stopping; " + std::to_string(sessions_.size()) +
                        " session(s) close once their transfers end");
   sessions_.for_each([](ControlSession& s) { s.shut_down_when_idle("Server shutting down."); });
@@ -392,6 +441,7 @@ void Worker::begin_shutdown(const char* why) noexcept {
   stop_accepting();
   stopping_ = true;
   closing_ = true;
+  intake_.cancel_all();
   log_.info(name_, std::string(why) + ": stopping, closing " + std::to_string(sessions_.size()) +
                        " session(s)");
   sessions_.for_each([](ControlSession& s) { s.shut_down("Server shutting down."); });
@@ -407,6 +457,7 @@ void Worker::on_tick() noexcept {
     if (accepting_) arm_accept(i);
   }
   const auto now = ControlSession::Clock::now();
+  intake_.on_tick(now);
   std::size_t session_bytes = 0;
   sessions_.for_each([now, &session_bytes](ControlSession& s) {
     s.on_tick(now);

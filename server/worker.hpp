@@ -26,6 +26,7 @@
 #include "server/process/address_table.hpp"
 #include "server/process/counters.hpp"
 #include "server/process/user_limits.hpp"
+#include "server/proxy_intake.hpp"
 #include "server/security_log.hpp"
 #include "server/session_table.hpp"
 #include "server/transfer_log.hpp"
@@ -99,6 +100,12 @@ class Worker {
   void on_pace() noexcept;
   void dispatch(std::uint64_t user_data, int res, std::uint32_t flags) noexcept;
   void on_accept(std::uint32_t index, int res, std::uint32_t flags) noexcept;
+  void on_proxy_header(std::uint32_t index, int res) noexcept;
+  // Makes the session for a connection on listener `index` whose client is
+  // `peer` (the socket's, or a PROXY header's), after the admission checks;
+  // early_input is what the client sent after the header.
+  void admit(io::UniqueFd fd, const io::SocketAddress& peer, const io::SocketAddress& local,
+             std::uint32_t index, std::span<const std::byte> early_input) noexcept;
   void on_signal(int res) noexcept;
   void on_auth_reply(int res) noexcept;
   void on_tick() noexcept;
@@ -138,6 +145,9 @@ class Worker {
   // Counted after the ring, listeners, signalfd and auth socket exist.
   FdBudget budget_;
   SessionTable<ControlSession> sessions_;
+  // Connections on PROXY listeners until their header is read: each holds a
+  // descriptor, so they count against the capacity with the sessions.
+  ProxyIntake intake_;
   std::unique_ptr<AddressTable> own_addresses_;  // when the options gave none
   AddressTable* addresses_;
   std::unique_ptr<UserLimits> own_user_limits_;  // when the options gave none

@@ -82,6 +82,13 @@ const std::vector<Family>& counter_families() {
        MetricType::Gauge,
        {{MemorySessionBytes, ""}}},
       {"heap_bytes", "Heap in use by workers.", MetricType::Gauge, {{MemoryHeapBytes, ""}}},
+      {"proxy_refused_total",
+       "Connections on PROXY protocol listeners closed before their header was taken, by "
+       "reason.",
+       MetricType::Counter,
+       {{ProxyRefusedUntrusted, R"(reason="untrusted")"},
+        {ProxyRefusedMalformed, R"(reason="malformed")"},
+        {ProxyRefusedTimeout, R"(reason="timeout")"}}},
   };
   return kFamilies;
 }

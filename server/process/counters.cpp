@@ -26,6 +26,12 @@ std::string_view counter_name(Counter c) noexcept {
       return "sessions_refused_per_address";
     case Counter::SessionsRefusedAddressTable:
       return "sessions_refused_address_table_full";
+    case Counter::ProxyRefusedUntrusted:
+      return "proxy_refused_untrusted";
+    case Counter::ProxyRefusedMalformed:
+      return "proxy_refused_malformed";
+    case Counter::ProxyRefusedTimeout:
+      return "proxy_refused_timeout";
     case Counter::SessionsRefusedMaxSessions:
       return "sessions_refused_max_sessions";
     case Counter::SessionCapacity:

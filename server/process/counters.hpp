@@ -51,6 +51,11 @@ enum class Counter : std::uint8_t {
   SessionsSendTimedOut,   // closed: the client stopped reading its replies
   MemorySessionBytes,     // a gauge: buffers held by this worker's sessions
   MemoryHeapBytes,        // a gauge: the worker's heap in use (mallinfo2)
+  // Connections on a PROXY listener (control or passive) closed before their
+  // header was taken, by reason.
+  ProxyRefusedUntrusted,  // not from a proxy_trusted address
+  ProxyRefusedMalformed,  // no valid header (or none at all: the bytes were something else)
+  ProxyRefusedTimeout,    // the header did not arrive in time
   kCount,
 };
 
