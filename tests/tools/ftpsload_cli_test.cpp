@@ -61,7 +61,7 @@ TEST(Cli, FullDownloadCommandLine) {
   EXPECT_EQ(o.tls_versions, TlsVersions::Tls13);
   EXPECT_TRUE(o.prot_private);
   EXPECT_FALSE(o.reuse);
-  EXPECT_FALSE(o.epsv);
+  EXPECT_EQ(o.data_command, DataCommand::Pasv);
   EXPECT_EQ(o.expect_size, 1048576u);
   ASSERT_TRUE(o.expect_sha256);
   EXPECT_EQ((*o.expect_sha256)[0], 0xaa);
@@ -81,7 +81,9 @@ TEST(Cli, Defaults) {
   EXPECT_TRUE(o.tls);
   EXPECT_TRUE(o.prot_private);
   EXPECT_TRUE(o.reuse);
-  EXPECT_TRUE(o.epsv);
+  EXPECT_EQ(o.data_command, DataCommand::Epsv);
+  EXPECT_FALSE(o.implicit_tls);
+  EXPECT_EQ(o.rest, 0u);
   EXPECT_EQ(o.tls_versions, TlsVersions::Any);
   EXPECT_DOUBLE_EQ(o.timeout_s, 10);
 }
@@ -95,10 +97,60 @@ TEST(Cli, CiphersSplitByVersion) {
   EXPECT_EQ(r.options->tls12_ciphers, "ECDHE-RSA-AES256-GCM-SHA384");
 }
 
+TEST(Cli, NewWorkloads) {
+  const auto r = parse({"download", "--path", "f", "-n", "1", "--implicit", "--port", "990",
+                        "--data", "port", "--rest", "1K"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_TRUE(r.options->implicit_tls);
+  EXPECT_TRUE(r.options->tls);
+  EXPECT_EQ(r.options->port, 990);
+  EXPECT_EQ(r.options->data_command, DataCommand::Port);
+  EXPECT_EQ(r.options->rest, 1024u);
+
+  const auto a = parse({"append", "--path", "up/a{}.bin", "-n", "3", "--size", "64K", "--eprt"});
+  ASSERT_TRUE(a.options) << a.error;
+  EXPECT_EQ(a.options->mode, Mode::Append);
+  EXPECT_EQ(a.options->data_command, DataCommand::Eprt);
+  EXPECT_EQ(a.options->upload_size, 65536u);
+
+  const auto m = parse({"mlsd", "-n", "1", "--expect-entries", "7", "--per-session", "2"});
+  ASSERT_TRUE(m.options) << m.error;
+  EXPECT_EQ(m.options->mode, Mode::Mlsd);
+  EXPECT_EQ(m.options->expect_entries, 7u);
+  EXPECT_TRUE(m.options->path.empty());  // the current directory
+
+  const auto u = parse({"upload", "--path", "f", "-n", "1", "--rest", "100", "--data", "epsv"});
+  ASSERT_TRUE(u.options) << u.error;
+  EXPECT_EQ(u.options->rest, 100u);
+  EXPECT_EQ(u.options->data_command, DataCommand::Epsv);
+
+  // The last of --data and its short forms wins, like --epsv / --pasv.
+  const auto last = parse({"list", "-n", "1", "--eprt", "--pasv"});
+  ASSERT_TRUE(last.options) << last.error;
+  EXPECT_EQ(last.options->data_command, DataCommand::Pasv);
+}
+
+TEST(Cli, DataCommandNames) {
+  EXPECT_EQ(data_command_name(DataCommand::Epsv), "EPSV");
+  EXPECT_EQ(data_command_name(DataCommand::Pasv), "PASV");
+  EXPECT_EQ(data_command_name(DataCommand::Eprt), "EPRT");
+  EXPECT_EQ(data_command_name(DataCommand::Port), "PORT");
+  EXPECT_FALSE(is_active(DataCommand::Epsv));
+  EXPECT_FALSE(is_active(DataCommand::Pasv));
+  EXPECT_TRUE(is_active(DataCommand::Eprt));
+  EXPECT_TRUE(is_active(DataCommand::Port));
+  EXPECT_EQ(mode_name(Mode::Append), "append");
+  EXPECT_EQ(mode_name(Mode::Mlsd), "mlsd");
+}
+
 TEST(Cli, Help) {
   EXPECT_TRUE(parse({"--help"}).help);
   EXPECT_TRUE(parse({"download", "-h"}).help);
   EXPECT_NE(usage().find("--expect-sha256"), std::string_view::npos);
+  for (const char* word : {"--implicit", "--data epsv|pasv|eprt|port", "--rest", "append", "mlsd",
+                           "--expect-entries"}) {
+    EXPECT_NE(usage().find(word), std::string_view::npos) << word;
+  }
 }
 
 struct Bad {
@@ -138,6 +190,19 @@ TEST(Cli, Errors) {
       {{"sessions", "--path", "f", "-n", "1", "--per-session", "2"}, "--per-session applies"},
       {{"list", "-n", "1", "--bind", "127.0.0.5-127.0.0.1"}, "--bind"},
       {{"upload", "--path", "f", "-n", "1", "--size", "1T"}, "--size"},
+      {{"append", "-n", "1"}, "append needs --path"},
+      {{"append", "--path", "f", "-n", "1", "--expect-size", "1"}, "apply to download"},
+      {{"mlsd", "-n", "1", "--expect-size", "1"}, "apply to download"},
+      {{"list", "-n", "1", "--expect-entries", "3"}, "--expect-entries applies to mlsd"},
+      {{"mlsd", "-n", "1", "--expect-entries", "x"}, "--expect-entries: expected a number"},
+      {{"list", "-n", "1", "--rest", "5"}, "--rest applies to"},
+      {{"append", "--path", "f", "-n", "1", "--rest", "5"}, "--rest applies to"},
+      {{"download", "--path", "f", "-n", "1", "--rest", "-1"}, "--rest: expected bytes"},
+      {{"download", "--path", "f", "-n", "1", "--rest", "9223372036854775808"}, "--rest"},
+      {{"list", "-n", "1", "--data", "active"}, "--data: expected epsv, pasv, eprt or port"},
+      {{"list", "-n", "1", "--no-tls", "--implicit"}, "--no-tls cannot"},
+      {{"list", "-n", "1", "--implicit", "--no-tls"}, "--no-tls cannot"},
+      {{"list", "-n", "1", "--implicit=yes"}, "takes no value"},
   };
   for (const auto& c : cases) {
     const auto r = parse(c.args);

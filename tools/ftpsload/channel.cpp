@@ -28,6 +28,8 @@ io_uring_sqe* Channel::sqe(ChannelOp op) noexcept {
 
 void Channel::reset_connection_state() noexcept {
   closing_ = false;
+  has_socket_ = false;
+  listener_.reset();  // idle: no accept of it is in flight
   eof_ = false;
   error_ = 0;
   error_op_ = "";
@@ -43,22 +45,14 @@ void Channel::reset_connection_state() noexcept {
   tls_.reset();
 }
 
-int Channel::connect(const io::SocketAddress& peer, const io::SocketAddress* source) noexcept {
-  reset_connection_state();
-  if (!recv_buf_) {
-    recv_buf_.reset(new (std::nothrow) std::byte[recv_bytes_]);
-    if (!recv_buf_) return -ENOMEM;
-  }
-  io::UniqueFd fd(::socket(peer.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return -errno;
+bool Channel::ensure_recv_buffer() noexcept {
+  if (!recv_buf_) recv_buf_.reset(new (std::nothrow) std::byte[recv_bytes_]);
+  return recv_buf_ != nullptr;
+}
+
+int Channel::adopt(io::UniqueFd fd) noexcept {
   const int one = 1;
   (void)::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (source != nullptr) {
-    // The port is picked at connect time, for the whole 4-tuple: one source
-    // address then serves ~28000 connections to each server port.
-    (void)::setsockopt(fd.get(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    if (::bind(fd.get(), source->get(), source->length) != 0) return -errno;
-  }
   if (fixed_slot_ >= 0) {
     // Into our slot of the ring's table; `fd` itself closes on return.
     int raw = fd.get();
@@ -68,12 +62,44 @@ int Channel::connect(const io::SocketAddress& peer, const io::SocketAddress* sou
   } else {
     fd_ = std::move(fd);
   }
+  has_socket_ = true;
+  return 0;
+}
+
+int Channel::connect(const io::SocketAddress& peer, const io::SocketAddress* source) noexcept {
+  reset_connection_state();
+  if (!ensure_recv_buffer()) return -ENOMEM;
+  io::UniqueFd fd(::socket(peer.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return -errno;
+  if (source != nullptr) {
+    // The port is picked at connect time, for the whole 4-tuple: one source
+    // address then serves ~28000 connections to each server port.
+    const int one = 1;
+    (void)::setsockopt(fd.get(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    if (::bind(fd.get(), source->get(), source->length) != 0) return -errno;
+  }
+  if (const int rc = adopt(std::move(fd)); rc < 0) return rc;
   open_ = true;
   peer_ = peer;  // the kernel reads it when the SQE is submitted, later
   io_uring_sqe* s = sqe(ChannelOp::Connect);
   io_uring_prep_connect(s, target(), peer_.get(), peer_.length);
   aim(s);
   return 0;
+}
+
+void Channel::accept(io::UniqueFd listener) noexcept {
+  reset_connection_state();
+  listener_ = std::move(listener);
+  open_ = true;
+  if (!ensure_recv_buffer()) {
+    error_ = ENOMEM;
+    error_op_ = "accept";
+    return;
+  }
+  // The listener is an ordinary fd (one per transfer, briefly), never a
+  // fixed slot: no aim().
+  io_uring_prep_accept(sqe(ChannelOp::Accept), listener_.get(), nullptr, nullptr,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
 
 bool Channel::start_tls(const tls::ClientContext& ctx, WOLFSSL_SESSION* resume) noexcept {
@@ -104,13 +130,17 @@ void Channel::close() noexcept {
   closing_ = true;
   // Cancel first, then close, in submission order. Cancelled operations
   // complete with -ECANCELED and are counted down like any other.
-  for (const ChannelOp op :
-       {ChannelOp::Connect, ChannelOp::Recv, ChannelOp::Send, ChannelOp::Shutdown}) {
+  for (const ChannelOp op : {ChannelOp::Connect, ChannelOp::Accept, ChannelOp::Recv,
+                             ChannelOp::Send, ChannelOp::Shutdown}) {
     if (pending_ & (1u << static_cast<unsigned>(op))) {
       io_uring_prep_cancel64(ring_->sqe(io::kIgnoredTag), tag_of(op), 0);
     }
   }
-  if (fixed_slot_ >= 0) {
+  if (!std::exchange(has_socket_, false)) {
+    // Still accepting: no socket to close; the listener goes when the
+    // cancelled accept comes back (or now, if none is in flight).
+    if ((pending_ & (1u << static_cast<unsigned>(ChannelOp::Accept))) == 0) listener_.reset();
+  } else if (fixed_slot_ >= 0) {
     io_uring_prep_close_direct(sqe(ChannelOp::Close), static_cast<unsigned>(fixed_slot_));
   } else {
     io_uring_prep_close(sqe(ChannelOp::Close), fd_.release());
@@ -135,6 +165,26 @@ bool Channel::on_connect(int res) noexcept {
   if (res < 0) {
     error_ = -res;
     error_op_ = "connect";
+    return true;
+  }
+  arm_recv();
+  return true;
+}
+
+bool Channel::on_accept(int res) noexcept {
+  completed(ChannelOp::Accept);
+  // Nothing of the kernel's refers to the listener any more.
+  listener_.reset();
+  io::UniqueFd accepted(res >= 0 ? res : -1);
+  if (closing_) return false;  // `accepted` closes with this scope
+  if (res < 0) {
+    error_ = -res;
+    error_op_ = "accept";
+    return true;
+  }
+  if (const int rc = adopt(std::move(accepted)); rc < 0) {
+    error_ = -rc;
+    error_op_ = "accept";
     return true;
   }
   arm_recv();
@@ -194,7 +244,7 @@ void Channel::on_other(ChannelOp op) noexcept {
 }
 
 void Channel::arm_recv() noexcept {
-  if (recv_armed_ || !open_ || closing_ || eof_ || error_ != 0) return;
+  if (recv_armed_ || !open_ || !has_socket_ || closing_ || eof_ || error_ != 0) return;
   recv_armed_ = true;
   io_uring_sqe* s = sqe(ChannelOp::Recv);
   io_uring_prep_recv(s, target(), recv_buf_.get(), recv_bytes_, 0);
@@ -209,7 +259,7 @@ void Channel::submit_send() noexcept {
 }
 
 void Channel::flush() noexcept {
-  if (send_armed_ || !open_ || closing_ || error_ != 0) return;
+  if (send_armed_ || !open_ || !has_socket_ || closing_ || error_ != 0) return;
   if (tls_ && !tls_->pending_ciphertext().empty()) {
     // The sealed bytes move out whole; the buffer of the previous send
     // becomes the Session's next outbound buffer (no allocation).
@@ -296,7 +346,7 @@ bool Channel::send(std::span<const std::byte> plaintext) noexcept {
 }
 
 void Channel::send_borrowed(std::span<const std::byte> bytes) noexcept {
-  if (!open_ || closing_ || send_armed_ || bytes.empty()) return;
+  if (!open_ || !has_socket_ || closing_ || send_armed_ || bytes.empty()) return;
   wire_ = bytes;
   wire_off_ = 0;
   submit_send();

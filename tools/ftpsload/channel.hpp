@@ -23,7 +23,8 @@
 //   a download reads into the same buffers from start to end.
 //
 // Driving it (the owner forwards completions by op, see ChannelOp):
-//   connect() ... on_connect(res) ... start_tls() (optional);
+//   connect() ... on_connect(res) ... start_tls() (optional); or, for an
+//   active-mode data connection, accept(listener) ... on_accept(res) ...;
 //   on a recv completion: on_recv(res), then call read() until it returns
 //   NeedMore (the receive is re-armed), Closed, Truncated or Failed;
 //   send() queues plaintext (sealed under TLS) and sends it, one send in
@@ -48,7 +49,7 @@
 namespace ringftpd::ftpsload {
 
 // The low nibble of an op byte; the high nibble says which channel.
-enum class ChannelOp : std::uint8_t { Connect = 1, Recv, Send, Shutdown, Close };
+enum class ChannelOp : std::uint8_t { Connect = 1, Recv, Send, Shutdown, Close, Accept };
 
 class Channel {
  public:
@@ -81,6 +82,10 @@ class Channel {
   // the connect. 0, or -errno if the socket could not be made.
   [[nodiscard]] int connect(const io::SocketAddress& peer,
                             const io::SocketAddress* source) noexcept;
+  // Active mode: takes the listening socket (the channel owns it until its
+  // accept completes, so the kernel never accepts on a closed fd) and submits
+  // one accept; the accepted connection becomes this channel's socket.
+  void accept(io::UniqueFd listener) noexcept;
   // Starts the client side of TLS on a connected channel, offering `resume`
   // (may be null). False if wolfSSL could not make the connection.
   [[nodiscard]] bool start_tls(const tls::ClientContext& ctx, WOLFSSL_SESSION* resume) noexcept;
@@ -93,6 +98,7 @@ class Channel {
   // --- completions; each returns false when the channel is closing and the
   // owner has nothing to do.
   [[nodiscard]] bool on_connect(int res) noexcept;  // res: 0 or -errno
+  [[nodiscard]] bool on_accept(int res) noexcept;   // res: the new fd or -errno
   [[nodiscard]] bool on_recv(int res) noexcept;
   [[nodiscard]] bool on_send(int res) noexcept;  // then check failed()/unsent()
   void on_other(ChannelOp op) noexcept;          // shutdown, close: bookkeeping only
@@ -109,6 +115,8 @@ class Channel {
 
   // --- state
   [[nodiscard]] bool is_open() const noexcept { return open_; }
+  // Open with a connection (connected or accepted), not just waiting for one.
+  [[nodiscard]] bool has_socket() const noexcept { return has_socket_; }
   [[nodiscard]] bool is_idle() const noexcept { return !open_ && in_flight_ == 0; }
   [[nodiscard]] bool is_tls() const noexcept { return tls_.has_value(); }
   [[nodiscard]] tls::Session* tls() noexcept { return tls_ ? &*tls_ : nullptr; }
@@ -132,6 +140,9 @@ class Channel {
   void flush() noexcept;
   void submit_send() noexcept;
   void reset_connection_state() noexcept;
+  [[nodiscard]] bool ensure_recv_buffer() noexcept;
+  // Makes `fd` this channel's socket (into its fixed slot, if any). 0 or -errno.
+  [[nodiscard]] int adopt(io::UniqueFd fd) noexcept;
   Chunk read_tls() noexcept;
 
   std::uint8_t channel_;
@@ -140,7 +151,9 @@ class Channel {
   io::UniqueFd fd_;      // ordinary-fd mode
   int fixed_slot_ = -1;  // fixed-file mode: our slot in the ring's table
   bool open_ = false;
-  io::SocketAddress peer_;  // read by the kernel when the connect is submitted
+  bool has_socket_ = false;  // false while an accept is pending
+  io::UniqueFd listener_;    // active mode: until the accept completes
+  io::SocketAddress peer_;   // read by the kernel when the connect is submitted
   unsigned in_flight_ = 0;
   std::uint8_t pending_ = 0;  // bit per ChannelOp in flight (at most one of each)
   bool closing_ = false;

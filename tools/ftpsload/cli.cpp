@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 
 namespace ringftpd::ftpsload {
@@ -19,7 +20,16 @@ the run could not start.
 modes
   download   log in once per connection, then RETR --path again and again
   upload     log in once per connection, then STOR --size bytes again and again
+             (with --rest N: REST N first; the upload stream's bytes from
+             offset N on land in the file at N, in place)
+  append     log in once per connection, then APPE --size bytes again and
+             again: the bytes of the upload stream from the file's current
+             size on, so the file stays a prefix of that stream; its size is
+             learnt by SIZE once, then checked by SIZE after every APPE
   list       log in once per connection, then LIST --path again and again
+  mlsd       log in once per connection, then MLSD --path again and again;
+             every entry is parsed (RFC 3659 facts, CRLF) and counted, and
+             a malformed line is an error
   sessions   whole sessions: connect, AUTH TLS, USER/PASS, PBSZ 0, PROT,
              TYPE I, PASV/EPSV, RETR --path, QUIT; then the next one
   idle       open --concurrency sessions (logged in, PBSZ/PROT done) and hold
@@ -32,9 +42,12 @@ target
       --port N           control port (default 21)
       --user NAME        (default anonymous)
       --password PW      (default ftpsload@)
-      --path PATH        file to RETR; file to STOR (with --concurrency > 1
-                         each connection appends .N, or replaces {} by N);
-                         directory to LIST (default: the current one)
+      --path PATH        file to RETR; file to STOR or APPE (with
+                         --concurrency > 1 each connection adds .N, or
+                         replaces {} by N); directory to LIST or MLSD
+                         (default: the current one)
+      --implicit         implicit FTPS: TLS from the first byte (the port
+                         990 style), no AUTH TLS
 
 load
   -c, --concurrency N    connections; idle: sessions to hold (default 1)
@@ -52,7 +65,9 @@ load
                          127.0.0.1-127.0.0.20 (default: the kernel's choice;
                          above 10000 connections to a 127.x server, spread
                          over 127.0.0.1-N, 2500 each)
-      --size BYTES       upload size, K/M/G suffixes (default 1M)
+      --size BYTES       upload and append size, K/M/G suffixes (default 1M)
+      --rest BYTES       REST BYTES before every RETR (download, sessions:
+                         the file's tail from BYTES on) or STOR (upload)
 
 protocol
       --tls 1.2|1.3|any  TLS versions offered (default any)
@@ -61,19 +76,30 @@ protocol
       --reuse on|off     data connections resume the control connection's
                          TLS session (default on; vsftpd require_ssl_reuse,
                          ProFTPD and ringftpd need it); off: full handshakes
-      --epsv | --pasv    passive mode command (default --epsv)
+      --data epsv|pasv|eprt|port
+                         how data connections are made (default epsv):
+                         passive, ftpsload connects to the server; or
+                         active, ftpsload listens on the control
+                         connection's local address and the server
+                         connects back (under PROT P the data TLS still
+                         resumes the control session, see --reuse)
+      --epsv | --pasv | --eprt   short for --data epsv|pasv|eprt
       --ciphers LIST     cipher suites to offer, wolfSSL names, ':'-separated;
                          TLS13-* names go to TLS 1.3, the rest to TLS 1.2
                          (e.g. TLS13-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384,
                          what OpenSSL clients pick against OpenSSL servers)
 
-verification (download, sessions; list: size only)
+verification (download, sessions; list: size only; mlsd: entries)
       --expect-size N    every download must be exactly N bytes
       --expect-sha256 H  and must hash to H (64 hex digits)
       --verify-file F    take both from the local file F
-  Without them a download is only checked for a 2xx reply and, under TLS,
-  for its close_notify. Uploads are checked by the 226 reply and a SIZE
-  afterwards.
+      --expect-entries N mlsd: every listing must hold N entries
+  With --rest, these describe the bytes received (the file's tail), and
+  --verify-file takes them from F past the offset. Without them a download
+  is only checked for a 2xx reply and, under TLS, for its close_notify.
+  Uploads are checked by the 226 reply and a SIZE afterwards (--rest
+  included); appends by a SIZE that grew by exactly --size; every MLSD
+  listing by its syntax.
 
 output and limits
       --json             one JSON object on stdout instead of the report
@@ -94,6 +120,7 @@ struct Parser {
   bool seen_tls_option = false;
   bool seen_no_tls = false;
   bool seen_expect = false;
+  bool seen_rest = false;
 
   bool fail(std::string message) {
     if (result.error.empty()) result.error = std::move(message);
@@ -164,6 +191,21 @@ Handler flag(bool Options::*field, bool value) {
   };
 }
 
+Handler data_command(DataCommand command) {
+  return [=](Parser& p, std::string_view) {
+    p.o.data_command = command;
+    return true;
+  };
+}
+
+std::optional<DataCommand> parse_data_command(std::string_view s) {
+  if (s == "epsv") return DataCommand::Epsv;
+  if (s == "pasv") return DataCommand::Pasv;
+  if (s == "eprt") return DataCommand::Eprt;
+  if (s == "port") return DataCommand::Port;
+  return std::nullopt;
+}
+
 Handler on_off(bool Options::*field) {
   return [=](Parser& p, std::string_view v) {
     if (v != "on" && v != "off")
@@ -202,6 +244,22 @@ const std::vector<OptionSpec>& option_table() {
          p.o.upload_size = *n;
          return true;
        }},
+      {"rest", 0, true,
+       [](Parser& p, std::string_view v) {
+         p.seen_rest = true;
+         const auto n = parse_bytes(v);
+         // The server keeps offsets in off_t (REST above INT64_MAX is a 501).
+         if (!n || *n > static_cast<std::uint64_t>(INT64_MAX))
+           return p.fail("expected bytes (K/M/G suffix), got \"" + std::string(v) + "\"");
+         p.o.rest = *n;
+         return true;
+       }},
+      {"implicit", 0, false,
+       [](Parser& p, std::string_view) {
+         p.seen_tls_option = true;
+         p.o.implicit_tls = true;
+         return true;
+       }},
       {"tls", 0, true,
        [](Parser& p, std::string_view v) {
          p.seen_tls_option = true;
@@ -235,7 +293,15 @@ const std::vector<OptionSpec>& option_table() {
          p.seen_tls_option = true;
          return on_off(&Options::reuse)(p, v);
        }},
-      {"epsv", 0, false, flag(&Options::epsv, true)},
+      {"data", 0, true,
+       [](Parser& p, std::string_view v) {
+         const auto c = parse_data_command(v);
+         if (!c) return p.fail("expected epsv, pasv, eprt or port, got \"" + std::string(v) + "\"");
+         p.o.data_command = *c;
+         return true;
+       }},
+      {"epsv", 0, false, data_command(DataCommand::Epsv)},
+      {"eprt", 0, false, data_command(DataCommand::Eprt)},
       {"ciphers", 0, true,
        [](Parser& p, std::string_view v) {
          p.seen_tls_option = true;
@@ -257,7 +323,7 @@ const std::vector<OptionSpec>& option_table() {
          }
          return true;
        }},
-      {"pasv", 0, false, flag(&Options::epsv, false)},
+      {"pasv", 0, false, data_command(DataCommand::Pasv)},
       {"expect-size", 0, true,
        [](Parser& p, std::string_view v) {
          p.seen_expect = true;
@@ -274,6 +340,13 @@ const std::vector<OptionSpec>& option_table() {
          return true;
        }},
       {"verify-file", 0, true, text(&Options::verify_file)},
+      {"expect-entries", 0, true,
+       [](Parser& p, std::string_view v) {
+         const auto n = parse_uint<std::uint64_t>(v);
+         if (!n) return p.fail("expected a number, got \"" + std::string(v) + "\"");
+         p.o.expect_entries = *n;
+         return true;
+       }},
       {"json", 0, false, flag(&Options::json, true)},
       {"quiet", 0, false, flag(&Options::quiet, true)},
       {"trace", 0, false, flag(&Options::trace, true)},
@@ -286,7 +359,9 @@ const std::vector<OptionSpec>& option_table() {
 std::optional<Mode> parse_mode(std::string_view s) {
   if (s == "download") return Mode::Download;
   if (s == "upload") return Mode::Upload;
+  if (s == "append") return Mode::Append;
   if (s == "list") return Mode::List;
+  if (s == "mlsd") return Mode::Mlsd;
   if (s == "sessions") return Mode::Sessions;
   if (s == "idle") return Mode::Idle;
   return std::nullopt;
@@ -330,12 +405,14 @@ bool parse_option(Parser& p) {
 bool check_combinations(Parser& p) {
   Options& o = p.o;
   if (p.seen_no_tls && p.seen_tls_option) {
-    return p.fail("--no-tls cannot be combined with --tls, --prot, --reuse or --ciphers");
+    return p.fail(
+        "--no-tls cannot be combined with --tls, --prot, --reuse, --ciphers or --implicit");
   }
   if (o.duration_s == 0 && o.count == 0) return p.fail("give --duration or --count (or both)");
   if (o.mode == Mode::Idle && o.duration_s == 0) return p.fail("idle needs --duration");
   if (o.mode == Mode::Idle && o.count != 0) return p.fail("idle takes --duration, not --count");
-  if ((o.mode == Mode::Download || o.mode == Mode::Sessions || o.mode == Mode::Upload) &&
+  if ((o.mode == Mode::Download || o.mode == Mode::Sessions || o.mode == Mode::Upload ||
+       o.mode == Mode::Append) &&
       o.path.empty()) {
     return p.fail(std::string(mode_name(o.mode)) + " needs --path");
   }
@@ -347,10 +424,15 @@ bool check_combinations(Parser& p) {
                     (o.mode == Mode::List && !o.expect_sha256 && o.verify_file.empty()))) {
     return p.fail("--expect-*/--verify-file apply to download and sessions (list: --expect-size)");
   }
+  if (o.expect_entries && o.mode != Mode::Mlsd) return p.fail("--expect-entries applies to mlsd");
+  if (p.seen_rest &&
+      !(o.mode == Mode::Download || o.mode == Mode::Sessions || o.mode == Mode::Upload)) {
+    return p.fail("--rest applies to download, sessions and upload");
+  }
   if (o.threads > o.concurrency) return p.fail("--threads cannot exceed --concurrency");
   if (o.keepalive_s > 0 && o.mode != Mode::Idle) return p.fail("--keepalive applies to idle");
   if (o.per_session != 0 && (o.mode == Mode::Sessions || o.mode == Mode::Idle)) {
-    return p.fail("--per-session applies to download, upload and list");
+    return p.fail("--per-session applies to download, upload, append, list and mlsd");
   }
   return true;
 }
@@ -363,12 +445,30 @@ std::string_view mode_name(Mode mode) noexcept {
       return "download";
     case Mode::Upload:
       return "upload";
+    case Mode::Append:
+      return "append";
     case Mode::List:
       return "list";
+    case Mode::Mlsd:
+      return "mlsd";
     case Mode::Sessions:
       return "sessions";
     case Mode::Idle:
       return "idle";
+  }
+  return "?";
+}
+
+std::string_view data_command_name(DataCommand command) noexcept {
+  switch (command) {
+    case DataCommand::Epsv:
+      return "EPSV";
+    case DataCommand::Pasv:
+      return "PASV";
+    case DataCommand::Eprt:
+      return "EPRT";
+    case DataCommand::Port:
+      return "PORT";
   }
   return "?";
 }
@@ -445,13 +545,13 @@ CliResult parse_cli(std::span<const std::string_view> args) {
     }
   }
   if (args.empty()) {
-    p.fail("no mode given (download, upload, list, sessions or idle)");
+    p.fail("no mode given (download, upload, append, list, mlsd, sessions or idle)");
     return p.result;
   }
   const auto mode = parse_mode(args[0]);
   if (!mode) {
     p.fail("unknown mode \"" + std::string(args[0]) +
-           "\" (download, upload, list, sessions or idle)");
+           "\" (download, upload, append, list, mlsd, sessions or idle)");
     return p.result;
   }
   p.o.mode = *mode;

@@ -14,8 +14,16 @@
 
 namespace ringftpd::ftpsload {
 
-enum class Mode : std::uint8_t { Download, Upload, List, Sessions, Idle };
+enum class Mode : std::uint8_t { Download, Upload, Append, List, Mlsd, Sessions, Idle };
 enum class TlsVersions : std::uint8_t { Any, Tls12, Tls13 };
+// How a data connection is made: passive (the server listens: EPSV, PASV) or
+// active (ftpsload listens and the server connects back: EPRT, PORT).
+enum class DataCommand : std::uint8_t { Epsv, Pasv, Eprt, Port };
+
+[[nodiscard]] std::string_view data_command_name(DataCommand command) noexcept;
+[[nodiscard]] inline bool is_active(DataCommand command) noexcept {
+  return command == DataCommand::Eprt || command == DataCommand::Port;
+}
 
 [[nodiscard]] std::string_view mode_name(Mode mode) noexcept;
 
@@ -38,20 +46,23 @@ struct Options {
   unsigned ramp = 32;             // sessions being set up at once, at most
   std::vector<std::string> bind;  // source addresses, round robin
   std::uint64_t upload_size = 1024 * 1024;
+  std::uint64_t rest = 0;  // REST offset before each RETR / STOR (0: no REST)
 
   // Protocol.
   bool tls = true;
+  bool implicit_tls = false;  // TLS from the first byte, no AUTH TLS (port 990 style)
   TlsVersions tls_versions = TlsVersions::Any;
   bool prot_private = true;
   bool reuse = true;
-  bool epsv = true;
+  DataCommand data_command = DataCommand::Epsv;
   std::string tls12_ciphers;  // --ciphers, split by version; empty: tls/'s defaults
   std::string tls13_ciphers;
 
   // Verification.
   std::optional<std::uint64_t> expect_size;
   std::optional<Digest> expect_sha256;
-  std::string verify_file;  // computed into expect_* at start-up
+  std::optional<std::uint64_t> expect_entries;  // mlsd: entries in every listing
+  std::string verify_file;                      // computed into expect_* at start-up
 
   // Output and limits.
   bool json = false;

@@ -33,7 +33,7 @@ FtpClient::FtpClient(LoopEnv& env, std::uint32_t slot, std::uint32_t index, int 
       control_(kControl, kControlRecvBytes, kControlPlainBytes),
       data_(kData, kDataRecvBytes, kDataPlainBytes) {
   const Options& o = env_.plan.options;
-  if (o.mode == Mode::Upload) {
+  if (o.mode == Mode::Upload || o.mode == Mode::Append) {
     upload_name_ = o.path;
     if (const auto at = upload_name_.find("{}"); at != std::string::npos) {
       upload_name_.replace(at, 2, std::to_string(index_));
@@ -118,6 +118,9 @@ void FtpClient::on_completion(std::uint8_t op, int res) noexcept {
     case ChannelOp::Connect:
       if (ch.on_connect(res)) is_data ? on_data_connected() : on_control_connected();
       break;
+    case ChannelOp::Accept:
+      if (ch.on_accept(res)) on_data_accepted();
+      break;
     case ChannelOp::Recv:
       if (ch.on_recv(res)) is_data ? pump_data() : pump_control();
       break;
@@ -141,7 +144,12 @@ void FtpClient::on_completion(std::uint8_t op, int res) noexcept {
 
 void FtpClient::on_control_connected() noexcept {
   if (control_.failed()) return fail(connect_error("connect", control_.error_number()));
-  enter(Phase::Greeting);
+  if (!env_.plan.options.implicit_tls) return enter(Phase::Greeting);
+  // Implicit TLS: the handshake first; the 220 comes through it.
+  if (!control_.start_tls(*env_.tls, nullptr) || control_.failed()) {
+    return fail(control_.error_text());
+  }
+  enter(Phase::ControlHandshake);
 }
 
 // Everything the control connection has for us: handshake progress and
@@ -204,7 +212,7 @@ void FtpClient::on_reply(const Reply& r) noexcept {
     case Phase::Greeting:
       if (r.is_preliminary()) return;  // 120: ready in a while
       if (r.code != 220) return reply_error(r);
-      if (o.tls) return send_command("AUTH", "TLS", Phase::AuthTls);
+      if (o.tls && !o.implicit_tls) return send_command("AUTH", "TLS", Phase::AuthTls);
       return send_command("USER", o.user, Phase::User);
     case Phase::AuthTls:
       if (r.code != 234) return reply_error(r);
@@ -233,8 +241,14 @@ void FtpClient::on_reply(const Reply& r) noexcept {
     case Phase::Type:
       if (r.code != 200) return reply_error(r);
       return setup_done();
+    case Phase::SizeBefore:
+      return on_size_before_reply(r);
     case Phase::Passive:
       return on_passive_reply(r);
+    case Phase::Port:
+      return on_port_reply(r);
+    case Phase::Rest:
+      return on_rest_reply(r);
     case Phase::Transfer:
       return on_transfer_reply(r);
     case Phase::Size:
@@ -260,6 +274,7 @@ void FtpClient::on_control_handshake() noexcept {
     t.tls_protocol = s->protocol_version();
     t.tls_cipher = s->cipher_suite();
   }
+  if (env_.plan.options.implicit_tls) return enter(Phase::Greeting);
   send_command("USER", env_.plan.options.user, Phase::User);
 }
 
@@ -337,6 +352,7 @@ void FtpClient::fail(const std::string& kind, int reply_code) noexcept {
   } catch (...) {  // a tally that cannot grow is not worth a crash
   }
   if (in_transfer_) env_.stats.live.transfers_failed.add();
+  append_size_.reset();  // an APPE cut short leaves the file's size unknown
   env_.stats.live.sessions_failed.add();
   // A failure that took nothing from --count still uses it up, or a run
   // with --count against a dead server would never end.
@@ -408,9 +424,14 @@ std::string FtpClient::waiting_for() const {
       return "idle session";
     case Phase::DataConnecting:
       return "data connect";
+    case Phase::Port:
+      return std::string("reply to ") + verb_ + " (active mode)";
     case Phase::Transfer: {
       const std::string verb(transfer_verb());
       if (!xfer_.got_mark) return "1xx reply to " + verb;
+      if (is_active() && !data_.has_socket() && !xfer_.data_done) {
+        return "server's data connection (" + verb + ")";
+      }
       if (protects_data() && xfer_.data_tls_started && data_.tls() != nullptr &&
           !data_.tls()->is_handshake_done() && !xfer_.data_done) {
         return "data TLS handshake";

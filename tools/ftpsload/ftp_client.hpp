@@ -1,7 +1,8 @@
 // FtpClient: one simulated FTP(S) user, as an explicit state machine.
 //
 // A client runs sessions one after another in its slot of the loop: connect,
-// greeting, AUTH TLS and the handshake, USER/PASS, PBSZ 0/PROT, TYPE I; then
+// greeting, AUTH TLS and the handshake (implicit TLS: the handshake, then the
+// greeting), USER/PASS, PBSZ 0/PROT, TYPE I; then
 // what the mode asks (transfers, or holding the session idle); QUIT. Every
 // wait has a deadline (--timeout); an error of any kind is counted by kind,
 // ends the session (both connections closed through the ring) and, after a
@@ -14,13 +15,21 @@
 // only then may the slot start over (new generation).
 //
 // The session side (connect .. QUIT) lives in ftp_client.cpp, the transfer
-// side (PASV/EPSV .. 226 and the checks) in transfer.cpp.
+// side (PASV/EPSV or PORT/EPRT, REST, .. 226 and the checks) in transfer.cpp.
+//
+// A transfer, passive: EPSV/PASV -> data connect -> [REST] -> verb -> 1xx
+// (data TLS starts) -> data until its end + final reply -> [SIZE].
+// Active: listen + accept armed -> EPRT/PORT -> [REST] -> verb -> the
+// server connects; the data TLS starts once both the 1xx and the accepted
+// connection are there, in either order.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "tools/ftpsload/channel.hpp"
+#include "tools/ftpsload/mlsd_reader.hpp"
 #include "tools/ftpsload/plan.hpp"
 #include "tools/ftpsload/reply_reader.hpp"
 #include "tools/ftpsload/sha256.hpp"
@@ -45,10 +54,13 @@ class FtpClient {
     Type,              // TYPE I sent
     LoggedIn,          // idle mode: holding the session
     Noop,              // idle mode: keepalive NOOP sent
+    SizeBefore,        // append: SIZE sent to learn where the file ends
     Passive,           // PASV/EPSV sent
     DataConnecting,    // data TCP connect (or waiting for the last data connection to drain)
-    Transfer,          // RETR/STOR/LIST sent: 1xx, data, final reply
-    Size,              // upload: SIZE sent
+    Port,              // active: listening; PORT/EPRT sent
+    Rest,              // REST sent
+    Transfer,          // RETR/STOR/APPE/LIST/MLSD sent: 1xx, data, final reply
+    Size,              // upload, append: SIZE sent
     Quit,              // QUIT sent
     Closing,           // both connections closing; waiting for the ring to drain
     RetryWait,         // after an error, a pause before the next session
@@ -83,10 +95,11 @@ class FtpClient {
     bool got_mark = false;   // a 1xx reply came
     bool got_final = false;  // the 2xx/4xx/5xx reply came
     bool data_tls_started = false;
-    bool data_done = false;     // the data connection ended (and is closing)
-    bool upload_sent = false;   // all bytes queued, FIN requested
-    bool clean_end = false;     // clear FIN, or TLS close_notify
-    Clock::duration latency{};  // PASV sent .. complete (upload: before SIZE)
+    bool data_done = false;           // the data connection ended (and is closing)
+    bool upload_sent = false;         // all bytes queued, FIN requested
+    std::uint64_t stream_offset = 0;  // upload, append: where in the upload stream the bytes start
+    bool clean_end = false;           // clear FIN, or TLS close_notify
+    Clock::duration latency{};        // PASV sent / listener opened .. complete (before SIZE)
     Sha256Hash hash;
   };
 
@@ -115,9 +128,17 @@ class FtpClient {
 
   // --- transfer.cpp: transfers
   void start_transfer() noexcept;
+  void on_size_before_reply(const Reply& reply) noexcept;
+  void open_data_path() noexcept;
   void on_passive_reply(const Reply& reply) noexcept;
   void connect_data() noexcept;
+  void listen_for_data() noexcept;
+  void on_port_reply(const Reply& reply) noexcept;
   void on_data_connected() noexcept;
+  void on_data_accepted() noexcept;
+  void request_transfer() noexcept;
+  void on_rest_reply(const Reply& reply) noexcept;
+  void send_transfer_command() noexcept;
   void on_transfer_reply(const Reply& reply) noexcept;
   void start_data_tls() noexcept;
   void pump_data() noexcept;
@@ -128,7 +149,10 @@ class FtpClient {
   void on_size_reply(const Reply& reply) noexcept;
   void transfer_ok() noexcept;
   [[nodiscard]] bool protects_data() const noexcept;
-  [[nodiscard]] std::string_view transfer_verb() const noexcept;
+  [[nodiscard]] bool is_active() const noexcept;
+  [[nodiscard]] bool is_upload() const noexcept;  // upload or append: we send the data
+  [[nodiscard]] bool sends_rest() const noexcept;
+  [[nodiscard]] const char* transfer_verb() const noexcept;
 
   LoopEnv& env_;
   const std::uint32_t slot_;
@@ -150,6 +174,10 @@ class FtpClient {
   bool data_connect_pending_ = false;  // the previous data connection is still draining
 
   TransferState xfer_;
+  MlsdReader mlsd_;  // mlsd: the current listing
+  // append: the size of our file on the server, learnt by SIZE and then
+  // followed; unknown again after any error.
+  std::optional<std::uint64_t> append_size_;
   unsigned transfers_this_session_ = 0;
   bool in_transfer_ = false;
   bool setting_up_ = false;   // between connect and setup_done

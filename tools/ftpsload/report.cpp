@@ -29,11 +29,14 @@ double mb(std::uint64_t bytes) {
 }
 
 bool is_transfer_mode(Mode m) {
-  return m == Mode::Download || m == Mode::Upload || m == Mode::List;
+  return m == Mode::Download || m == Mode::Upload || m == Mode::Append || m == Mode::List ||
+         m == Mode::Mlsd;
 }
 
 std::string_view checked_by(const Options& o) {
   if (o.mode == Mode::Upload) return "226 and SIZE";
+  if (o.mode == Mode::Append) return "226 and SIZE grown by --size";
+  if (o.mode == Mode::Mlsd) return o.expect_entries ? "MLSD syntax and entries" : "MLSD syntax";
   if (o.expect_sha256 && o.mode != Mode::List)
     return o.expect_size ? "size and SHA-256" : "SHA-256";
   if (o.expect_size) return "size";
@@ -41,13 +44,15 @@ std::string_view checked_by(const Options& o) {
 }
 
 std::string target(const Options& o) {
-  std::string s = "ftp://" + o.user + "@" + o.host + ":" + std::to_string(o.port) + "/" + o.path;
+  std::string s = std::string(o.implicit_tls ? "ftps://" : "ftp://") + o.user + "@" + o.host + ":" +
+                  std::to_string(o.port) + "/" + o.path;
+  if (o.rest > 0) s += ", REST " + std::to_string(o.rest);
   if (!o.tls) return s + ", no TLS";
   const char* v = o.tls_versions == TlsVersions::Tls12   ? "1.2"
                   : o.tls_versions == TlsVersions::Tls13 ? "1.3"
                                                          : "any";
-  return s + ", AUTH TLS " + v + ", PROT " + (o.prot_private ? "P" : "C") + ", reuse " +
-         (o.reuse ? "on" : "off");
+  return s + (o.implicit_tls ? ", implicit TLS " : ", AUTH TLS ") + v + ", PROT " +
+         (o.prot_private ? "P" : "C") + ", reuse " + (o.reuse ? "on" : "off");
 }
 
 // Errors by count (most first), then by name.
@@ -140,7 +145,8 @@ std::string text_report(const Options& o, const Totals& t, const RunFacts& f) {
   std::string out = "ftpsload " + std::string(mode_name(o.mode)) + " " + target(o) + "\n";
   out += format("  %u connection%s, %u thread%s, %s%s\n\n", o.concurrency,
                 o.concurrency == 1 ? "" : "s", f.threads, f.threads == 1 ? "" : "s",
-                o.epsv ? "EPSV" : "PASV", f.interrupted ? ", INTERRUPTED by a signal" : "");
+                std::string(data_command_name(o.data_command)).c_str(),
+                f.interrupted ? ", INTERRUPTED by a signal" : "");
   if (is_transfer_mode(o.mode)) {
     out += format("finished in %.2fs: %.2f transfers/s, %.2f MB/s\n", secs,
                   per_s(c.transfers_ok, secs), mb(c.bytes_ok) / (secs > 0 ? secs : 1));
@@ -162,6 +168,9 @@ std::string text_report(const Options& o, const Totals& t, const RunFacts& f) {
         c.transfers_ok, c.transfers_failed, t.transfers_cut, std::string(checked_by(o)).c_str());
     out += format("data:      %.2f MB in completed transfers (%.2f MB/s), %.2f MB moved in all\n",
                   mb(c.bytes_ok), mb(c.bytes_ok) / (secs > 0 ? secs : 1), mb(c.bytes_moved));
+  }
+  if (o.mode == Mode::Mlsd) {
+    out += format("listings:  %" PRIu64 " MLSD entries in completed listings\n", t.listing_entries);
   }
   out += format("sessions:  %" PRIu64 " started, %" PRIu64 " logged in, %" PRIu64
                 " completed (QUIT), %" PRIu64 " failed, %" PRIu64 " cut in set-up; at most %" PRIu64
@@ -206,6 +215,7 @@ std::string json_report(const Options& o, const Totals& t, const RunFacts& f) {
   std::string j = "{";
   j += "\"mode\":" + json_string(mode_name(o.mode));
   j += ",\"target\":" + json_string(target(o));
+  j += ",\"data_command\":" + json_string(data_command_name(o.data_command));
   j += ",\"concurrency\":" + std::to_string(o.concurrency);
   j += ",\"threads\":" + std::to_string(f.threads);
   j += format(",\"elapsed_s\":%.3f", secs);
@@ -228,6 +238,7 @@ std::string json_report(const Options& o, const Totals& t, const RunFacts& f) {
   j += ",\"bytes\":{\"completed\":" + std::to_string(c.bytes_ok) +
        ",\"moved\":" + std::to_string(c.bytes_moved) + "}";
   j += format(",\"mb_per_s\":%.3f", mb(c.bytes_ok) / (secs > 0 ? secs : 1));
+  j += ",\"mlsd_entries\":" + std::to_string(t.listing_entries);
   j += ",\"tls\":{\"protocol\":" + json_string(t.tls_protocol) +
        ",\"cipher\":" + json_string(t.tls_cipher) +
        ",\"control_full\":" + std::to_string(t.control_full) +

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tls/library.hpp"
+#include "tools/ftpsload/active_data.hpp"
 #include "tools/ftpsload/load_loop.hpp"
 #include "tools/ftpsload/report.hpp"
 
@@ -29,9 +30,18 @@ constexpr auto kGiveUpAfter = std::chrono::seconds(5);
 constexpr auto kPoll = std::chrono::milliseconds(100);
 constexpr auto kProgressEvery = std::chrono::seconds(1);
 
+// The size and digest of what a download receives: the file, or with --rest
+// its tail from that offset on.
 void apply_verify_file(Options& o) {
   std::ifstream in(o.verify_file, std::ios::binary);
   if (!in) throw std::runtime_error(o.verify_file + ": " + std::strerror(errno));
+  if (o.rest > 0) {
+    in.seekg(0, std::ios::end);
+    if (static_cast<std::uint64_t>(in.tellg()) < o.rest) {
+      throw std::runtime_error(o.verify_file + ": shorter than --rest " + std::to_string(o.rest));
+    }
+    in.seekg(static_cast<std::streamoff>(o.rest));
+  }
   std::vector<char> buf(1 << 20);
   Sha256Hash hash;
   std::uint64_t size = 0;
@@ -115,6 +125,19 @@ Plan make_plan(Options o) {
     plan.sources.push_back(*a);
   }
   maybe_spread_sources(plan);
+  if (is_active(opt.data_command)) {
+    // The listener of an active-mode transfer must be on the control
+    // connection's own address (the server checks PORT/EPRT against it), so
+    // every control connection gets a known source.
+    if (opt.data_command == DataCommand::Port && plan.server.family() != AF_INET) {
+      throw std::runtime_error("PORT cannot name an IPv6 address: use --data eprt");
+    }
+    if (plan.sources.empty()) {
+      auto source = route_source(plan.server);
+      if (!source) throw std::runtime_error("no local address to reach " + opt.host);
+      plan.sources.push_back(*source);
+    }
+  }
   plan.timeout =
       std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.timeout_s));
   plan.keepalive =
@@ -142,7 +165,9 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
 int run(Options options) {
   const Plan plan = make_plan(std::move(options));
   const Options& o = plan.options;
-  const unsigned per_connection = o.mode == Mode::Idle ? 1 : 2;
+  // Control, data, and in active mode the listener of a transfer (an
+  // ordinary fd, never in a ring's table).
+  const unsigned per_connection = o.mode == Mode::Idle ? 1 : is_active(o.data_command) ? 3 : 2;
   const rlim_t wanted = static_cast<rlim_t>(o.concurrency) * per_connection + 64;
   const rlim_t fd_limit = raise_fd_limit(wanted);
 

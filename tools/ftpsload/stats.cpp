@@ -39,6 +39,7 @@ void Totals::merge(const Totals& other) {
   data_no_close_notify += other.data_no_close_notify;
   transfers_cut += other.transfers_cut;
   sessions_cut += other.sessions_cut;
+  listing_entries += other.listing_entries;
   peak_open += other.peak_open;
   for (const auto& [k, v] : other.errors) errors[k] += v;
   for (const auto& [k, v] : other.reply_codes) reply_codes[k] += v;

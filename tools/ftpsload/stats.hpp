@@ -58,13 +58,14 @@ struct LiveSample {
 struct Totals {
   LiveSample counts;
   Histogram setup;     // connect .. logged in with PBSZ/PROT/TYPE done
-  Histogram transfer;  // PASV/EPSV sent .. transfer complete (226 and data closed)
+  Histogram transfer;  // PASV/EPSV sent or listener opened .. complete (226 and data closed)
   Histogram session;   // sessions mode: connect .. 221
   std::uint64_t control_full = 0, control_resumed = 0;
   std::uint64_t data_full = 0, data_resumed = 0;
   std::uint64_t data_no_close_notify = 0;  // TLS data ended by a bare FIN
   std::uint64_t transfers_cut = 0;         // in flight when the run ended: neither ok nor failed
   std::uint64_t sessions_cut = 0;          // in set-up when the run ended
+  std::uint64_t listing_entries = 0;       // mlsd: entries in completed, well-formed listings
   std::uint64_t peak_open = 0;  // most sessions logged in at once (sum of threads' peaks)
   std::map<std::string, std::uint64_t> errors;       // by kind, e.g. "reply 530 to PASS"
   std::map<std::string, std::uint64_t> reply_codes;  // unexpected reply codes, e.g. "530"
