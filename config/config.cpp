@@ -117,7 +117,7 @@ void read_top_level(Section& top, Config& c) {
   }
 }
 
-// proxy_protocol and proxy_trusted of a [[listen]] table or of [passive]:
+// proxy_protocol and proxy_trusted of a [[listen]] table:
 // each needs the other, since a header from anyone could claim any address,
 // and a list of balancers that nothing reads would be a silent no-op.
 ProxySettings read_proxy(Section& s) {
@@ -287,7 +287,6 @@ void read_passive(Section s, PassiveSettings& p) {
   }
   // PASV (227) can only carry an IPv4 address; names are resolved here.
   detail::read_passive_addresses(s, p);
-  p.proxy = read_proxy(s);
   s.finish();
 }
 

@@ -140,6 +140,10 @@ class ControlSession {
   [[nodiscard]] Phase phase() const noexcept { return phase_; }
   [[nodiscard]] const io::SocketAddress& peer() const noexcept { return peer_; }
   [[nodiscard]] io::OpTag tag() const noexcept { return tag_; }
+  // The connection came through a balancer (a PROXY listener): EPSV would
+  // send the client's data to the balancer (ftp::Policy::epsv_available).
+  // Set once, before start().
+  void set_behind_balancer() noexcept { policy_.epsv_available = false; }
   // The listener's shared bandwidth cap (null: none); set once, at accept.
   void set_listener_bucket(SharedBucket* b) noexcept { data_.throttle().set_listener_bucket(b); }
   // Bytes of the buffers this session holds now (input, replies, sends,

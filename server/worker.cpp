@@ -340,6 +340,7 @@ void Worker::admit(io::UniqueFd fd, const io::SocketAddress& peer, const io::Soc
   // The listener's cap, shared with every worker (the sockets are in the
   // configuration's order).
   if (index < config_->listeners.size()) {
+    if (config_->listeners[index].proxy.enabled()) s.set_behind_balancer();
     if (const std::uint64_t cap = config_->listeners[index].bandwidth_bytes_per_second; cap > 0) {
       s.set_listener_bucket(user_limits_->listener_bucket(index, cap));
     }

@@ -213,7 +213,8 @@ Policy Policy::from(const config::Config& cfg, bool tls_available) {
 std::string feature_text(const Policy& p) {
   std::string f;
   if (p.tls_available) f += "AUTH TLS\nPBSZ\nPROT\n";
-  f += "EPRT\nEPSV\nMDTM\nMFMT\nSIZE\nREST STREAM\n";
+  f += p.epsv_available ? "EPRT\nEPSV\n" : "EPRT\n";
+  f += "MDTM\nMFMT\nSIZE\nREST STREAM\n";
   f += "MLST type*;size*;modify*;perm*;unique*;\n";
   f += "UTF8\nTVFS";
   return f;
@@ -356,6 +357,10 @@ Step on_command(SessionState& s, const Policy& p, const Command& cmd) {
     case Verb::Epsv: {
       const bool extended = cmd.verb == Verb::Epsv;
       if (extended) {
+        if (!p.epsv_available) {
+          return error(kReplyNotImplemented,
+                       "EPSV is not available through the balancer: use PASV.");
+        }
         const auto a = parse_epsv_argument(cmd.argument);
         if (!a.ok()) return error(kReplyArgumentSyntaxError, "Usage: EPSV [1|2|ALL]");
         if (a.value == EpsvArgument::All) {

@@ -28,6 +28,11 @@ struct Policy {
   std::uint32_t max_failed_logins = 6;
   bool anonymous_enabled = false;
   config::AnonymousTls anonymous_tls = config::AnonymousTls::SameAsOthers;
+  // EPSV names no address: the client connects to the control connection's.
+  // Behind a balancer that is the balancer's, where no data port is
+  // forwarded; PASV names this host's (passive.public_address), so EPSV is
+  // refused and clients fall back to PASV.
+  bool epsv_available = true;
 
   [[nodiscard]] static Policy from(const config::Config& cfg, bool tls_available);
 };

@@ -193,6 +193,17 @@ TEST(FtpInterpreter, PortChecksPeerAndPrivilegedPorts) {
   EXPECT_TRUE(run(s, p, "EPSV").has<effect::OpenPassive>());
 }
 
+TEST(FtpInterpreter, BehindABalancerEpsvIsRefusedSoClientsUsePasv) {
+  Policy p = clear_policy();
+  p.epsv_available = false;
+  SessionState s = logged_in();
+  EXPECT_EQ(code_of(run(s, p, "EPSV")), 502);
+  EXPECT_EQ(code_of(run(s, p, "EPSV ALL")), 502) << "EPSV ALL would then refuse PASV";
+  EXPECT_TRUE(run(s, p, "PASV").has<effect::OpenPassive>());
+  EXPECT_EQ(feature_text(p).find("EPSV"), std::string::npos);
+  EXPECT_NE(feature_text(clear_policy()).find("EPSV"), std::string::npos);
+}
+
 TEST(FtpInterpreter, TransferNeedsDataSetupAndRightProt) {
   Policy p = clear_policy();
   SessionState s = logged_in();
