@@ -350,6 +350,21 @@ void read_log(Section s, LogSettings& l) {
   assign(l.level, s.choice("level", kLogLevels));
   assign(l.file, s.path("file"));
   assign(l.xferlog, s.path("xferlog"));
+  assign(l.json, s.path("json"));
+  // Two formats in one file would leave it readable by neither reader.
+  const auto same = [](const std::string& a, const std::string& b) {
+    return !a.empty() && !b.empty() &&
+           std::filesystem::path(a).lexically_normal() ==
+               std::filesystem::path(b).lexically_normal();
+  };
+  if (same(l.json, l.file)) {
+    s.fail("json", "log.json names the same file as log.file",
+           "a file of its own for the JSON lines");
+  }
+  if (same(l.json, l.xferlog)) {
+    s.fail("json", "log.json names the same file as log.xferlog",
+           "a file of its own for the JSON lines");
+  }
   s.finish();
 }
 

@@ -190,6 +190,7 @@ struct LogSettings {
   LogLevel level = LogLevel::Info;
   std::string file;     // empty = stderr
   std::string xferlog;  // empty = no transfer log
+  std::string json;     // empty = no JSON-lines log; never the same file as the other two
 };
 
 struct Config {

@@ -55,7 +55,7 @@ void ControlSession::on_auth_send(int res) noexcept {
 void ControlSession::on_auth_service_lost() noexcept {
   if (phase_ != Phase::Authenticating) return;
   env_.counters.add(Counter::LoginsFailed);
-  env_.log.warn(who_, "login of user " + state_.user + " refused: the auth service restarted");
+  log_login_refused(config::LogLevel::Warn, "the auth service restarted");
   enter(Phase::Commands);
   run(ftp::on_auth_result(state_, policy_, {ftp::AuthOutcome::Result::Unavailable, {}, 0}));
   maybe_shut_down_now();
@@ -86,8 +86,10 @@ void ControlSession::on_auth_reply(const auth::Reply& r) noexcept {
   if (result == R::Unavailable) {
     // Never checked (the service could not answer): not the client's doing,
     // and not a line a ban filter matches.
-    env_.log.error(
-        who_, "login of user " + state_.user + " not checked: the auth service is unavailable");
+    const std::string_view why = "the auth service is unavailable";
+    env_.log.event(config::LogLevel::Error, who_,
+                   "login of user " + state_.user + " not checked: " + std::string(why),
+                   "login_refused", {text_field("user", state_.user), text_field("reason", why)});
   } else {
     log_login_failed(
         env_.log, peer_,
@@ -118,8 +120,8 @@ void ControlSession::on_root_opened(int res) noexcept {
   }
   enter(Phase::Commands);
   if (res < 0) {
-    env_.log.error(who_, "cannot open root directory " + login.root + " of user " + state_.user +
-                             ": " + std::strerror(-res));
+    log_login_refused(config::LogLevel::Error,
+                      "cannot open root directory " + login.root + ": " + std::strerror(-res));
     run(ftp::on_auth_result(state_, policy_, {ftp::AuthOutcome::Result::Unavailable, {}, 0}));
     maybe_shut_down_now();
     return;
@@ -138,7 +140,9 @@ void ControlSession::on_root_opened(int res) noexcept {
   root_retiring_ = false;
   env_.counters.add(Counter::LoginsOk);
   env_.counters.observe(Histogram::LoginSeconds, Clock::now() - auth_sent_at_);
-  env_.log.info(who_, "login ok: user " + state_.user);
+  env_.log.event(config::LogLevel::Info, who_, "login ok: user " + state_.user, "login",
+                 {text_field("user", state_.user), bool_field("anonymous", state_.is_anonymous()),
+                  bool_field("certificate", auth_by_certificate_)});
   run(ftp::on_auth_result(
       state_, policy_,
       {ftp::AuthOutcome::Result::Allowed, login.root, login.permissions, auth_by_certificate_}));
@@ -170,18 +174,27 @@ bool ControlSession::admit_user(const auth::Reply& login) noexcept {
       data_.throttle().set_user_bucket(bucket);
       return true;
     case UserAdmission::OverLimit:
-      env_.log.warn(who_, "login of user " + state_.user + " refused: max_sessions (" +
-                              std::to_string(login.max_sessions) + ") reached");
+      log_login_refused(config::LogLevel::Warn,
+                        "max_sessions (" + std::to_string(login.max_sessions) + ") reached");
       run(ftp::on_auth_result(state_, policy_, {R::UserAtLimit, {}, 0}));
       return false;
     case UserAdmission::NoRoom:
       break;
   }
   // Fail closed: a login the shared tables cannot count is not let in.
-  env_.log.error(who_, "login of user " + state_.user +
-                           " refused: the shared per-user table has no room for it");
+  log_login_refused(config::LogLevel::Error, "the shared per-user table has no room for it");
   run(ftp::on_auth_result(state_, policy_, {R::Unavailable, {}, 0}));
   return false;
+}
+
+// A right password let in no further (not a failed login: no ban filter
+// matches it), or a login that could not be completed on our side.
+void ControlSession::log_login_refused(config::LogLevel level, std::string_view why) noexcept {
+  try {
+    env_.log.event(level, who_, "login of user " + state_.user + " refused: " + std::string(why),
+                   "login_refused", {text_field("user", state_.user), text_field("reason", why)});
+  } catch (...) {  // out of memory: the line is lost, the session goes on
+  }
 }
 
 // REIN: the login ends. Its root goes (once nothing uses it), and so does

@@ -152,7 +152,9 @@ void ControlSession::touch() noexcept {
 }
 
 void ControlSession::start(std::span<const std::byte> early_input) noexcept {
-  env_.log.info(who_, "connected to " + local_.to_string());
+  const std::string local = local_.to_string();
+  env_.log.event(config::LogLevel::Info, who_, "connected to " + local, "connect",
+                 {text_field("server", local)});
   // Replies are small. A bounded kernel send buffer bounds the kernel memory a
   // never-reading client can pin, and makes its stall visible to the send
   // timeout soon (an autotuned buffer absorbs megabytes of replies first).
@@ -419,8 +421,9 @@ void ControlSession::on_data_event(const DataEvent& e) noexcept {
 
 void ControlSession::log_transfer(const ftp::effect::Transfer& t, const DataEvent& e) noexcept {
   using Kind = ftp::effect::TransferKind;
-  const auto elapsed =
-      std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - transfer_started_);
+  const auto elapsed_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - transfer_started_);
+  const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(elapsed_ms);
   const bool upload = t.kind == Kind::Stor || t.kind == Kind::Appe || t.kind == Kind::Stou;
   const bool listing = !upload && t.kind != Kind::Retr;
   const bool ok = e.outcome.result == ftp::TransferOutcome::Result::Done;
@@ -430,13 +433,18 @@ void ControlSession::log_transfer(const ftp::effect::Transfer& t, const DataEven
                                       t.type == ftp::TransferType::Image, upload,
                                       state_.is_anonymous(), state_.user, ok});
   }
-  std::string line = std::string(upload    ? "upload "
-                                 : listing ? "listing "
-                                           : "download ") +
-                     t.vpath + (ok ? " ok, " : " failed, ") + std::to_string(e.outcome.bytes) +
-                     " bytes";
-  if (!ok) line += ": " + transfer_failure_reason(e.outcome);  // every failure says why
-  env_.log.info(who_, line);
+  const std::string_view direction = upload ? "upload" : listing ? "listing" : "download";
+  std::string line = std::string(direction) + " " + t.vpath + (ok ? " ok, " : " failed, ") +
+                     std::to_string(e.outcome.bytes) + " bytes";
+  const std::string reason = ok ? std::string() : transfer_failure_reason(e.outcome);
+  if (!ok) line += ": " + reason;  // every failure says why
+  env_.log.event(
+      config::LogLevel::Info, who_, line, "transfer",
+      {text_field("direction", direction), text_field("path", t.vpath),
+       text_field("user", state_.user),
+       number_field("bytes", static_cast<std::int64_t>(e.outcome.bytes)),
+       number_field("duration_ms", elapsed_ms.count()), text_field("result", ok ? "ok" : "failed"),
+       text_field("reason", reason), number_field("errno", e.outcome.error)});
   env_.counters.add(ok ? Counter::TransfersOk : Counter::TransfersFailed);
   env_.counters.add(upload ? Counter::BytesReceived : Counter::BytesSent, e.outcome.bytes);
 }
@@ -452,7 +460,8 @@ void ControlSession::close_after_flush() noexcept {
 void ControlSession::begin_close(std::string_view reason) noexcept {
   if (phase_ == Phase::Closing || phase_ == Phase::Closed) return;
   enter(Phase::Closing);
-  env_.log.info(who_, std::string("disconnected: ") + std::string(reason));
+  env_.log.event(config::LogLevel::Info, who_, "disconnected: " + std::string(reason), "disconnect",
+                 {text_field("reason", reason)});
   data_.abort();  // a transfer in progress ends (and is logged); fds close through the ring
   drain_data_events(data_.next_event());
   if (receive_ == Receive::Armed || send_in_flight_) {

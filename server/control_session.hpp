@@ -185,6 +185,7 @@ class ControlSession {
   void on_root_opened(int res) noexcept;
   void end_login() noexcept;
   [[nodiscard]] bool admit_user(const auth::Reply& login) noexcept;
+  void log_login_refused(config::LogLevel level, std::string_view why) noexcept;
   void release_root_when_unused() noexcept;
   // TLS on the control connection (control_tls.cpp).
   void start_tls() noexcept;

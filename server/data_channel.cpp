@@ -413,8 +413,18 @@ DataEvent DataChannel::on_completion(Op op, int res, std::uint32_t flags) {
         io_uring_prep_unlinkat(sqe(Op::FileUnlink), parent_fd_.get(), temp_name_.c_str(), 0);
       }
       break;
+    case Op::FileUnlink:
+      // A partial upload that stays behind (hidden, but taking space) must
+      // be findable: say which file and why. ENOENT: an open that failed
+      // never created it.
+      if (res < 0 && res != -ENOENT) {
+        log_.warn(who_, "cannot remove the partial upload " + temp_name_ + " beside " +
+                            (request_ ? request_->vpath : std::string("?")) + ": " +
+                            std::strerror(-res));
+      }
+      break;
     default:
-      break;  // closes, unlinks
+      break;  // closes
   }
   return next_event();
 }

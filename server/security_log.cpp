@@ -29,14 +29,12 @@ std::string_view refusal_name(Refusal why) noexcept {
 void log_login_failed(Log& log, const io::SocketAddress& peer, LoginFailure why,
                       std::string_view user) noexcept {
   try {
+    std::string shown(user.substr(0, kMaxLoggedUserBytes));
+    if (user.size() > kMaxLoggedUserBytes) shown.append("...");
     std::string text = "login failed (";
-    text.append(login_failure_name(why)).append("): user ");
-    if (user.size() > kMaxLoggedUserBytes) {
-      text.append(user.substr(0, kMaxLoggedUserBytes)).append("...");
-    } else {
-      text.append(user);
-    }
-    log.warn(peer.to_string(), text);
+    text.append(login_failure_name(why)).append("): user ").append(shown);
+    log.event(config::LogLevel::Warn, peer.to_string(), text, "login_failed",
+              {text_field("user", shown), text_field("reason", login_failure_name(why))});
   } catch (...) {  // out of memory: the line is lost, the session goes on
   }
 }
@@ -46,7 +44,8 @@ void log_refused(Log& log, const io::SocketAddress& peer, Refusal why,
   try {
     std::string text = "refused (";
     text.append(refusal_name(why)).append("): ").append(detail);
-    log.warn(peer.to_string(), text);
+    log.event(config::LogLevel::Warn, peer.to_string(), text, "refused",
+              {text_field("reason", refusal_name(why)), text_field("detail", detail)});
   } catch (...) {
   }
 }

@@ -13,7 +13,9 @@
 // chooses, comes last, so nothing it contains can stand where a filter looks
 // for the address or the reason (and Log turns CR/LF into spaces).
 //
-// Logged at warn, so a log at level "warn" still feeds the ban tool.
+// Logged at warn, so a log at level "warn" still feeds the ban tool. In the
+// JSON log (json_log.hpp) they are the events "login_failed" (user, reason)
+// and "refused" (reason, detail), with "client" the peer.
 #pragma once
 
 #include <string_view>

@@ -81,7 +81,7 @@ std::string describe_exit(int wait_status) {
 Master::Master(MasterSetup setup)
     : config_path_(std::move(setup.config_path)), account_(setup.account), self_(getpid()) {
   const config::Config& cfg = *setup.snapshot.config;
-  log_ = std::make_unique<Log>(cfg.log.level, cfg.log.file);
+  log_ = std::make_unique<Log>(cfg.log.level, cfg.log.file, cfg.log.json);
   signals_ = make_master_signal_fd();
   const std::string pid_path = pid_file_path(cfg);
   std::error_code ec;  // the state directory exists only if a certificate was generated
@@ -216,11 +216,12 @@ void Master::fork_worker(std::uint32_t slot) noexcept {
   const pid_t pid = fork();
   if (pid == 0) {
     // The master's queued log lines are the master's to write, not a copy's.
-    log_->after_fork();
+    log_->after_fork(name);
     gen->xferlog->after_fork();
     int status = 1;
     try {
       std::vector<int> keep{log_->fd(), worker_end.get()};
+      if (log_->json_fd() >= 0) keep.push_back(log_->json_fd());
       if (gen->xferlog->fd() >= 0) keep.push_back(gen->xferlog->fd());
       for (const ListenSocket& l : sockets) keep.push_back(l.fd.get());
       close_all_fds_except(std::move(keep));
@@ -276,10 +277,11 @@ void Master::fork_authd() noexcept {
   io::UniqueFd authd_end(sv[1]);
   const pid_t pid = fork();
   if (pid == 0) {
-    log_->after_fork();
+    log_->after_fork("authd");
     int status = 1;
     try {
       std::vector<int> keep{log_->fd(), authd_end.get()};
+      if (log_->json_fd() >= 0) keep.push_back(log_->json_fd());
       AuthdSetup setup;
       for (const auto& [_, child] : workers_) {
         // Duplicated so the inherited object (never destroyed: _exit) and
@@ -320,14 +322,16 @@ void Master::fork_metricsd() noexcept {
   metricsd_respawn_due_ = false;
   const pid_t pid = fork();
   if (pid == 0) {
-    log_->after_fork();
+    log_->after_fork("metricsd");
     int status = 1;
     try {
       MetricsdSetup setup;
       // A duplicate: the inherited object is never destroyed here (_exit).
       setup.listen_fd = io::UniqueFd(fcntl(metrics_listen_.get(), F_DUPFD_CLOEXEC, 3));
       if (!setup.listen_fd) throw std::system_error(errno, std::generic_category(), "dup");
-      close_all_fds_except({log_->fd(), setup.listen_fd.get()});
+      std::vector<int> keep{log_->fd(), setup.listen_fd.get()};
+      if (log_->json_fd() >= 0) keep.push_back(log_->json_fd());
+      close_all_fds_except(std::move(keep));
       setup.counters = &counters_;
       setup.tls_state = tls_state_;
       setup.addresses = addresses_.get();
@@ -549,7 +553,7 @@ void Master::reload() noexcept {
       log_->warn(kWho, "[metrics] keeps the listener it started with until a restart");
     }
     // Logs are reopened on every reload (log rotation), possibly elsewhere.
-    new_log = std::make_unique<Log>(cfg->log.level, cfg->log.file);
+    new_log = std::make_unique<Log>(cfg->log.level, cfg->log.file, cfg->log.json);
     next = make_generation(load_serving_snapshot(std::move(cfg), account_));
   } catch (const std::exception& e) {
     log_->error(

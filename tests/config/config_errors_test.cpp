@@ -236,7 +236,13 @@ const ErrorRow kRows[] = {
      "t.toml:2:9: ", "expected one of \"error\", \"warn\", \"info\", \"debug\""},
     {"log_file_type", "[log]\nfile = false\n", "t.toml:2:8: ", "expected string, got boolean"},
     {"log_unknown_key", "[log]\nsyslog = true\n",
-     "t.toml:2:1: ", "unknown key 'syslog' in [log], expected one of: level, file, xferlog"},
+     "t.toml:2:1: ", "unknown key 'syslog' in [log], expected one of: level, file, xferlog, json"},
+    {"log_json_type", "[log]\njson = true\n", "t.toml:2:8: ", "expected string, got boolean"},
+    {"log_json_same_as_file", "[log]\nfile = \"/var/log/r.log\"\njson = \"/var/log/./r.log\"\n",
+     "t.toml:3:8: ",
+     "log.json names the same file as log.file, expected a file of its own for the JSON lines"},
+    {"log_json_same_as_xferlog", "[log]\njson = \"/var/log/x\"\nxferlog = \"/var/log/x\"\n",
+     "t.toml:2:8: ", "log.json names the same file as log.xferlog"},
 
     // [sandbox]
     {"sandbox_enabled_type", "[sandbox]\nenabled = \"no\"\n",

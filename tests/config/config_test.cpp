@@ -91,6 +91,7 @@ atomic_uploads = false
 level = "debug"
 file = "/var/log/ringftpd.log"
 xferlog = "/var/log/xferlog"
+json = "/var/log/ringftpd/events.jsonl"
 
 [sandbox]
 enabled = false
@@ -176,6 +177,7 @@ TEST_F(ConfigTest, FullFileReadsLimitsUsersAndLog) {
   EXPECT_EQ(c.log.level, LogLevel::Debug);
   EXPECT_EQ(c.log.file, "/var/log/ringftpd.log");
   EXPECT_EQ(c.log.xferlog, "/var/log/xferlog");
+  EXPECT_EQ(c.log.json, "/var/log/ringftpd/events.jsonl");
   EXPECT_FALSE(c.sandbox.enabled);
   EXPECT_TRUE(c.metrics.enabled);
   EXPECT_EQ(c.metrics.address, "::1");
