@@ -36,6 +36,7 @@ packages=(
   curl lftp python3 openssl ca-certificates procps iproute2
   systemd fail2ban  # systemd-analyze verify, fail2ban-regex (dist/, tests)
   prometheus  # the real scraper and promtool for tests/integration/test_metrics.py
+  haproxy  # the real balancer of tests/integration/test_scale_out.py (PROXY v2, in netns)
   debhelper lintian fakeroot  # dpkg-buildpackage of debian/, test_debian_package.py
 )
 
