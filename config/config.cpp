@@ -117,7 +117,7 @@ void read_top_level(Section& top, Config& c) {
   }
 }
 
-// proxy_protocol and proxy_trusted of a [[listen]] table:
+// proxy_protocol and proxy_trusted of a [[listen]] table or of [passive]:
 // each needs the other, since a header from anyone could claim any address,
 // and a list of balancers that nothing reads would be a silent no-op.
 ProxySettings read_proxy(Section& s) {
@@ -287,6 +287,14 @@ void read_passive(Section s, PassiveSettings& p) {
   }
   // PASV (227) can only carry an IPv4 address; names are resolved here.
   detail::read_passive_addresses(s, p);
+  p.proxy = read_proxy(s);
+  // A data connection's header is read with exact-length receives, so that
+  // no byte of the TLS handshake or the upload after it is taken: v2 says its
+  // length up front, v1 does not.
+  if (p.proxy.enabled() && p.proxy.protocol != ProxyProtocol::V2) {
+    s.fail("proxy_protocol", "passive.proxy_protocol must be \"v2\" (or \"off\")",
+           "\"v2\" (HAProxy: send-proxy-v2 on the data ports' servers)");
+  }
   s.finish();
 }
 

@@ -68,8 +68,8 @@ inline constexpr std::size_t kMaxListeners = 64;
 // listener takes. Off: none is expected, and one is an FTP syntax error.
 enum class ProxyProtocol : std::uint8_t { Off, V1, V2, Any };
 
-// `proxy_protocol` and `proxy_trusted` of a [[listen]] table. Data
-// connections come straight to the host (passive.public_address per host).
+// `proxy_protocol` and `proxy_trusted` of a [[listen]] table or of [passive]
+// (data connections through the balancer; v2 only there).
 struct ProxySettings {
   ProxyProtocol protocol = ProxyProtocol::Off;
   // The balancers: a connection from anywhere else is closed (its header
@@ -141,6 +141,10 @@ struct PassiveSettings {
   // Tried in order before public_address; the first rule with a network that
   // holds the client's address wins.
   std::vector<PassiveAddressRule> address_for;
+  // Passive data connections that come through the balancer, each with a v2
+  // header (off: they come straight to this host, at the address a 227
+  // advertises).
+  ProxySettings proxy;
 };
 
 struct Limits {

@@ -52,7 +52,7 @@ constexpr int kControlSendBufferBytes = 32 * 1024;  // the kernel doubles it
 
 bool is_data_op(Op op) {
   return static_cast<std::uint8_t>(op) >= static_cast<std::uint8_t>(Op::DataAccept) &&
-         static_cast<std::uint8_t>(op) <= static_cast<std::uint8_t>(Op::FileStat);
+         static_cast<std::uint8_t>(op) <= static_cast<std::uint8_t>(Op::DataProxyRecv);
 }
 
 // Phases in which the client's bytes are wanted: everything but the end.

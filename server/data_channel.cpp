@@ -58,7 +58,7 @@ bool DataChannel::has_transfer_fds() const noexcept {
 }
 
 bool DataChannel::has_open_fds() const noexcept {
-  return has_transfer_fds() || listen_fd_ || next_data_fd_ || retiring_listener_;
+  return has_transfer_fds() || listen_fd_ || next_data_fd_ || retiring_listener_ || header_conn_;
 }
 
 bool DataChannel::is_upload() const noexcept {
@@ -388,6 +388,10 @@ DataEvent DataChannel::on_completion(Op op, int res, std::uint32_t flags) {
   }
   if (op == Op::DataAccept) {
     on_accept(res);
+    return next_event();
+  }
+  if (op == Op::DataProxyRecv) {
+    on_header_recv(res);
     return next_event();
   }
   if (!(flags & IORING_CQE_F_MORE) && pending_ > 0) --pending_;

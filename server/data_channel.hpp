@@ -49,6 +49,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -68,6 +69,7 @@
 #include "server/ops.hpp"
 #include "server/pacer.hpp"
 #include "server/process/counters.hpp"
+#include "server/proxy_v2_reader.hpp"
 #include "server/throttle.hpp"
 #include "tls/context.hpp"
 #include "tls/session.hpp"
@@ -196,6 +198,16 @@ class DataChannel {
   void arm_accept();
   void retire_listener();
   void on_accept(int res);
+  // passive.proxy: the accepted connection's v2 header, read before the
+  // connection is taken (the accept is in flight until it is in).
+  void arm_header_recv();
+  void on_header_recv(int res);
+  // A connection the listener took from `peer` (the socket's, or the one its
+  // PROXY header declares): checked against the control peer, then used.
+  void take_connection(io::UniqueFd conn, const io::SocketAddress& peer);
+  // A connection refused before use: closed, and the listener accepts again
+  // while a transfer may still want it.
+  void refuse_connection(io::UniqueFd& conn);
   void open_target();
   void on_file_opened(int res);
   void on_file_stat(int res);
@@ -227,7 +239,13 @@ class DataChannel {
   // so at most one accept is in flight and each completion has one owner.
   io::UniqueFd retiring_listener_;
   bool retiring_accept_ = false;
+  // An accept, or the PROXY header read that completes it, is in flight.
   bool accept_armed_ = false;
+  // passive.proxy: the connection whose header is being read, its socket
+  // peer (the balancer) and the reader (allocated per connection).
+  io::UniqueFd header_conn_;
+  io::SocketAddress header_peer_;
+  std::unique_ptr<ProxyV2Reader> header_;
   bool connect_in_flight_ = false;
 
   // The transfer asked for, from start() to Finished.

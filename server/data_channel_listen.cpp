@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "server/data_channel.hpp"
+#include "server/network_match.hpp"
 #include "server/passive_address.hpp"
 
 namespace ringftpd::server {
@@ -26,8 +27,13 @@ constexpr unsigned kPassiveBindAttempts = 64;
 void DataChannel::retire_listener() {
   if (!listen_fd_) return;
   if (accept_armed_) {
-    // The one accept in flight: no other listener is retiring now.
-    io_uring_prep_cancel_fd(submit_.untracked_sqe(), listen_fd_.get(), 0);
+    // The one accept in flight: no other listener is retiring now. Past the
+    // accept itself, it is the read of the connection's PROXY header.
+    if (header_conn_) {
+      io_uring_prep_cancel64(submit_.untracked_sqe(), submit_.user_data(Op::DataProxyRecv), 0);
+    } else {
+      io_uring_prep_cancel_fd(submit_.untracked_sqe(), listen_fd_.get(), 0);
+    }
     retiring_listener_ = std::move(listen_fd_);
     retiring_accept_ = true;
   } else {
@@ -136,14 +142,94 @@ void DataChannel::on_accept(int res) {
     return;
   }
   const auto peer = io::peer_address(res);
-  if (!peer || !peer->same_host(control_peer_)) {
-    // RFC 2577 port stealing: only the control connection's peer may connect.
-    log_.warn(who_, "refused a data connection from " + (peer ? peer->to_string() : "?") +
-                        ": not the control connection's address");
-    close_fd(conn, Op::DataClose);
-    if (stage_ == Stage::Idle || stage_ == Stage::Opening || stage_ == Stage::Connecting) {
-      arm_accept();
+  if (!peer) {
+    refuse_connection(conn);  // the peer is already gone
+    return;
+  }
+  if (cfg_.passive.proxy.enabled()) {
+    if (!in_networks(cfg_.passive.proxy.trusted, *peer)) {
+      if (counters_ != nullptr) counters_->add(Counter::ProxyRefusedUntrusted);
+      log_.warn(who_, "refused a data connection from " + peer->to_string() +
+                          ": not in passive.proxy_trusted");
+      refuse_connection(conn);
+      return;
     }
+    // The connection is the balancer's; its header names the client.
+    header_conn_ = std::move(conn);
+    header_peer_ = *peer;
+    header_ = std::make_unique<ProxyV2Reader>();
+    accept_armed_ = true;  // the accept completes with the header
+    arm_header_recv();
+    return;
+  }
+  take_connection(std::move(conn), *peer);
+}
+
+void DataChannel::arm_header_recv() {
+  const std::span<std::byte> into = header_->next_read();
+  io_uring_prep_recv(submit_.sqe(Op::DataProxyRecv), header_conn_.get(), into.data(), into.size(),
+                     0);
+}
+
+void DataChannel::on_header_recv(int res) {
+  if (retiring_accept_) {
+    // The listener retired while the header was read: like a retired
+    // listener's accept, the connection belongs to no one.
+    close_fd(header_conn_, Op::DataClose);
+    header_.reset();
+    retiring_accept_ = false;
+    close_fd(retiring_listener_, Op::ListenClose);
+    if (listen_fd_ && !accept_armed_) arm_accept();
+    return;
+  }
+  if (!header_conn_ || !header_) {
+    log_.error(who_, "bug: a PROXY header receive without a connection");
+    return;
+  }
+  accept_armed_ = false;
+  if (res <= 0) {
+    if (counters_ != nullptr) counters_->add(Counter::ProxyRefusedMalformed);
+    log_.warn(who_, "refused a data connection from " + header_peer_.to_string() +
+                        ": closed before its PROXY header was complete (" +
+                        (res == 0 ? std::string("closed") : std::string(std::strerror(-res))) +
+                        ")");
+    header_.reset();
+    refuse_connection(header_conn_);
+    return;
+  }
+  const ProxyParse parsed = header_->on_received(static_cast<std::size_t>(res));
+  if (parsed.status == ProxyParse::Status::Incomplete) {
+    accept_armed_ = true;
+    arm_header_recv();
+    return;
+  }
+  header_.reset();
+  if (parsed.status == ProxyParse::Status::Invalid) {
+    if (counters_ != nullptr) counters_->add(Counter::ProxyRefusedMalformed);
+    log_.warn(who_, "refused a data connection from " + header_peer_.to_string() +
+                        ": bad PROXY header (" + std::string(parsed.error) + ")");
+    refuse_connection(header_conn_);
+    return;
+  }
+  // A LOCAL header (no client named) is the balancer's own connection: the
+  // control peer check below refuses it like any other stranger.
+  take_connection(std::move(header_conn_), parsed.header.source.value_or(header_peer_));
+}
+
+void DataChannel::refuse_connection(io::UniqueFd& conn) {
+  close_fd(conn, Op::DataClose);
+  if (listen_fd_ && !accept_armed_ &&
+      (stage_ == Stage::Idle || stage_ == Stage::Opening || stage_ == Stage::Connecting)) {
+    arm_accept();
+  }
+}
+
+void DataChannel::take_connection(io::UniqueFd conn, const io::SocketAddress& peer) {
+  if (!peer.same_host(control_peer_)) {
+    // RFC 2577 port stealing: only the control connection's peer may connect.
+    log_.warn(who_, "refused a data connection from " + peer.to_string() +
+                        ": not the control connection's address");
+    refuse_connection(conn);
     return;
   }
   retire_listener();  // one connection per PASV

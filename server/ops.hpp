@@ -45,6 +45,7 @@ enum class Op : std::uint8_t {
   FileRename,
   FileUnlink,
   FileStat,
+  DataProxyRecv,  // a passive connection through the balancer: its PROXY v2 header
 };
 
 inline constexpr std::uint32_t kWorkerSlot = 0xFFFFFFFF;

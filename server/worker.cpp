@@ -340,7 +340,11 @@ void Worker::admit(io::UniqueFd fd, const io::SocketAddress& peer, const io::Soc
   // The listener's cap, shared with every worker (the sockets are in the
   // configuration's order).
   if (index < config_->listeners.size()) {
-    if (config_->listeners[index].proxy.enabled()) s.set_behind_balancer();
+    // Data straight to this host: EPSV would send it to the balancer. (With
+    // passive.proxy the balancer forwards the data ports too, and EPSV works.)
+    if (config_->listeners[index].proxy.enabled() && !config_->passive.proxy.enabled()) {
+      s.set_behind_balancer();
+    }
     if (const std::uint64_t cap = config_->listeners[index].bandwidth_bytes_per_second; cap > 0) {
       s.set_listener_bucket(user_limits_->listener_bucket(index, cap));
     }

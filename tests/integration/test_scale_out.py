@@ -55,7 +55,8 @@ port = {port}
 proxy_protocol = "v2"
 proxy_trusted = ["{lb}/32"]
 [passive]
-ports = "34900-34949"
+ports = "{ports}"
+{passive_extra}
 [limits]
 max_sessions_per_address = 2
 [users]
@@ -82,6 +83,19 @@ backend hosts
     default-server send-proxy-v2 check-send-proxy check inter 300ms fall 2 rise 2
     server h1 {h1}:{port}
     server h2 {h2}:{port}
+{data_frontends}"""
+
+# Each host's passive ports, disjoint so that the balancer can tell by the
+# port which host a data connection is for.
+PASSIVE = {"h1": (34900, 34924), "h2": (34925, 34949)}
+
+# Data through the balancer: one frontend per host's passive range, sent on
+# to the same port of that host with a PROXY v2 header.
+DATA_FRONTEND = """frontend data_{name}
+    bind {lb}:{first}-{last}
+    default_backend data_{name}
+backend data_{name}
+    server {name} {address} send-proxy-v2
 """
 
 
@@ -161,6 +175,9 @@ class Process:
 
 @unittest.skipUnless(IS_ROOT, "network namespaces need root")
 class ScaleOutTest(unittest.TestCase):
+    """Data connections straight to the host."""
+    DATA_THROUGH_BALANCER = False
+
     @classmethod
     def setUpClass(cls):
         if not BINARY or not os.access(BINARY, os.X_OK):
@@ -186,9 +203,15 @@ class ScaleOutTest(unittest.TestCase):
             os.mkdir(tmp)
             os.chmod(tmp, 0o755)
             config = os.path.join(tmp, "ringftpd.toml")
+            passive_extra = ""
+            if cls.DATA_THROUGH_BALANCER:
+                passive_extra = ('public_address = "%s"\nproxy_protocol = "v2"\n'
+                                 'proxy_trusted = ["%s"]' % (LB, LB))
             with open(config, "w") as f:
                 f.write(HOST_CONFIG.format(run_as=RUN_AS, tmp=tmp, name=name, address=address,
-                                           port=FTP_PORT, lb=LB, users=users))
+                                           port=FTP_PORT, lb=LB, users=users,
+                                           ports="%d-%d" % PASSIVE[name],
+                                           passive_extra=passive_extra))
             p = Process(cls.topology.ns[name], [BINARY, "--config", config],
                         os.path.join(tmp, "server.log"))
             p.config = config
@@ -198,7 +221,13 @@ class ScaleOutTest(unittest.TestCase):
             p.wait_log("[master] ready")
         haproxy_cfg = os.path.join(cls.tmp, "haproxy.cfg")
         with open(haproxy_cfg, "w") as f:
-            f.write(HAPROXY_CONFIG.format(lb=LB, h1=HOSTS["h1"], h2=HOSTS["h2"], port=FTP_PORT))
+            data = ""
+            if cls.DATA_THROUGH_BALANCER:
+                data = "".join(DATA_FRONTEND.format(name=n, lb=LB, first=PASSIVE[n][0],
+                                                    last=PASSIVE[n][1], address=HOSTS[n])
+                               for n in HOSTS)
+            f.write(HAPROXY_CONFIG.format(lb=LB, h1=HOSTS["h1"], h2=HOSTS["h2"], port=FTP_PORT,
+                                          data_frontends=data))
         run("haproxy", "-c", "-f", haproxy_cfg)
         cls.haproxy = Process(cls.topology.ns["lb"], ["haproxy", "-db", "-f", haproxy_cfg],
                               os.path.join(cls.tmp, "haproxy.log"))
@@ -215,7 +244,7 @@ class ScaleOutTest(unittest.TestCase):
                             os.path.join(HERE, "scale_out_client.py")] + [str(a) for a in args],
                            capture_output=True, text=True, timeout=STEP_TIMEOUT, cwd=HERE,
                            env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
-        self.assertEqual(r.returncode, 0, r.stderr + self.logs())
+        self.assertEqual(r.returncode, 0, r.stderr + self.logs(tail=4000))
         return [json.loads(line) for line in r.stdout.splitlines()]
 
     def counters(self, name):
@@ -228,8 +257,10 @@ class ScaleOutTest(unittest.TestCase):
                 out[parts[0]] = int(parts[1])
         return out
 
-    def logs(self):
-        return "".join("\n--- %s:\n%s" % (n, p.log()[-4000:]) for n, p in self.hosts.items())
+    def logs(self, tail=None):
+        """Both hosts' logs (their last `tail` characters each, for messages)."""
+        return "".join("\n--- %s:\n%s" % (n, p.log()[-tail if tail else 0:])
+                       for n, p in self.hosts.items())
 
     def host_of(self, banner):
         return banner.split()[-1]  # "220 ringftpd h1"
@@ -247,7 +278,11 @@ class ScaleOutTest(unittest.TestCase):
             self.assertEqual(line["reply"], "226")
             self.assertEqual(line["sha"], self.small_sha)
             self.assertTrue(line["resumed"], "the data connection did not resume")
-            self.assertEqual(line["data_host"], HOSTS[host], "data went to another host")
+            # The 227 names the host, or the balancer that forwards the
+            # host's ports to it; either way the data reached the control
+            # session's host, since it resumed that host's session.
+            expected = LB if self.DATA_THROUGH_BALANCER else HOSTS[host]
+            self.assertEqual(line["data_host"], expected)
         self.assertEqual(seen, set(HOSTS), "sessions did not spread over the hosts")
         for n in HOSTS:
             after = self.counters(n)
@@ -333,3 +368,10 @@ class ScaleOutTest(unittest.TestCase):
         for line in lines:
             self.assertEqual(self.host_of(line["banner"]), survivor)
             self.assertEqual(line["sha"], self.small_sha)
+
+
+class ScaleOutDataThroughBalancerTest(ScaleOutTest):
+    """Data connections through the balancer too: each host's passive range
+    has a frontend of its own, sending a PROXY v2 header (passive.proxy_protocol),
+    and the 227 names the balancer (passive.public_address)."""
+    DATA_THROUGH_BALANCER = True

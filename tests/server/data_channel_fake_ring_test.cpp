@@ -2,17 +2,21 @@
 // completes every operation itself, so it can check what is in flight at each
 // step: one listing batch per completion, no close of an fd an operation still
 // names, no transfer started on a busy channel, 451 for a listing cut short.
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "server/data_channel.hpp"
+#include "server/proxy_v2_reader.hpp"
 #include "tests/server/fake_kernel.hpp"
 #include "tests/tls/tls_test_support.hpp"
 
@@ -257,6 +261,149 @@ TEST_F(DataChannelFakeRingTest, MemoryIsCountedWhileListingAndFreedAfter) {
   ASSERT_TRUE(outcome_.has_value());
   EXPECT_EQ(ch_.memory_bytes(), 0u);
   expect_nothing_left();
+}
+
+
+// passive.proxy: data connections through the balancer carry a PROXY v2
+// header, read with exact-length receives before the connection is taken.
+class DataChannelProxyTest : public DataChannelFakeRingTest {
+ protected:
+  DataChannelProxyTest() {
+    cfg_.passive.proxy.protocol = config::ProxyProtocol::V2;
+    cfg_.passive.proxy.trusted = {*config::parse_network("127.0.0.1/32")};
+  }
+
+  // A real connection to the listener, accepted here: the fake kernel's
+  // accept completes with it.
+  void connect_and_accept(std::uint16_t port) {
+    client_ = io::UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    const auto to = *io::SocketAddress::parse("127.0.0.1", port);
+    ASSERT_EQ(::connect(client_.get(), to.get(), to.length), 0);
+    housekeeping();
+    const auto accept = kernel_.take(Op::DataAccept);
+    ASSERT_TRUE(accept.has_value());
+    const int fd = ::accept4(accept->fd, nullptr, nullptr, SOCK_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    complete(Op::DataAccept, fd);
+  }
+
+  // Completes the pending header receive with the next `n` bytes of `bytes`.
+  void deliver(const std::string& bytes, std::size_t& at, std::size_t expect_len) {
+    housekeeping();
+    const auto r = kernel_.take(Op::DataProxyRecv);
+    ASSERT_TRUE(r.has_value()) << "a header receive is armed";
+    ASSERT_EQ(r->len, expect_len) << "exactly the bytes still missing";
+    std::memcpy(reinterpret_cast<void*>(r->addr), bytes.data() + at, expect_len);
+    at += expect_len;
+    complete(Op::DataProxyRecv, static_cast<int>(expect_len));
+  }
+
+  static std::string v2_header(const char* src) {
+    std::string h("\r\n\r\n\0\r\nQUIT\n", 12);
+    h += '\x21';
+    h += '\x11';
+    const std::string tlv("\x05\x00\x03" "abc", 6);
+    const std::uint16_t len = static_cast<std::uint16_t>(12 + tlv.size());
+    h += static_cast<char>(len >> 8);
+    h += static_cast<char>(len & 0xFF);
+    in_addr a{};
+    ::inet_pton(AF_INET, src, &a);
+    h.append(reinterpret_cast<const char*>(&a), 4);
+    ::inet_pton(AF_INET, "127.0.0.1", &a);
+    h.append(reinterpret_cast<const char*>(&a), 4);
+    h += std::string("\x9C\x40\xC3\x50", 4);
+    return h + tlv;
+  }
+
+  io::UniqueFd client_;
+  const io::SocketAddress local_ = *io::SocketAddress::parse("127.0.0.1", 0);
+  const io::SocketAddress peer_ = *io::SocketAddress::parse("127.0.0.1", 5000);
+};
+
+TEST_F(DataChannelProxyTest, TheHeaderIsReadExactlyThenTheConnectionIsTaken) {
+  const auto out = ch_.open_passive(local_, peer_);
+  ASSERT_EQ(out.error, 0);
+  connect_and_accept(out.port);
+  const std::string header = v2_header("127.0.0.1");
+  std::size_t at = 0;
+  deliver(header, at, 16);
+  deliver(header, at, header.size() - 16);
+  EXPECT_EQ(kernel_.count(Op::DataProxyRecv), 0u) << "nothing read past the header";
+  EXPECT_EQ(kernel_.count(Op::DataAccept), 0u) << "one connection per PASV: taken";
+  EXPECT_FALSE(ch_.is_idle());  // the connection waits for its transfer
+  ch_.release_idle();
+  housekeeping();
+  client_.reset();  // the test's own end
+  expect_nothing_left();
+}
+
+TEST_F(DataChannelProxyTest, ADeclaredStrangerIsRefusedAndTheListenerWaitsOn) {
+  const auto out = ch_.open_passive(local_, peer_);
+  ASSERT_EQ(out.error, 0);
+  connect_and_accept(out.port);
+  const std::string header = v2_header("127.0.0.9");  // not the control peer
+  std::size_t at = 0;
+  deliver(header, at, 16);
+  deliver(header, at, header.size() - 16);
+  housekeeping();
+  EXPECT_EQ(kernel_.count(Op::DataAccept), 1u) << "the listener accepts again";
+  ch_.release_idle();
+  housekeeping();
+  client_.reset();  // the test's own end
+  expect_nothing_left();
+}
+
+TEST_F(DataChannelProxyTest, APasvWhileTheHeaderIsReadRetiresTheConnectionFirst) {
+  const auto out = ch_.open_passive(local_, peer_);
+  ASSERT_EQ(out.error, 0);
+  connect_and_accept(out.port);
+  housekeeping();
+  ASSERT_EQ(kernel_.count(Op::DataProxyRecv), 1u);
+  // A second PASV: the header receive is cancelled; the connection and the
+  // old listener close only after it completes, then the new accept is armed.
+  ASSERT_EQ(ch_.open_passive(local_, peer_).error, 0);
+  EXPECT_EQ(kernel_.count(Op::DataAccept), 0u) << "one accept (or header read) in flight";
+  housekeeping();
+  EXPECT_EQ(kernel_.close_violations(), 0u);
+  EXPECT_EQ(kernel_.count(Op::DataAccept), 1u) << "the second listener's accept";
+  ch_.abort();
+  housekeeping();
+  client_.reset();
+  expect_nothing_left();
+}
+
+TEST_F(DataChannelProxyTest, AnOversizedHeaderIsRefusedWithoutReadingIt) {
+  const auto out = ch_.open_passive(local_, peer_);
+  ASSERT_EQ(out.error, 0);
+  connect_and_accept(out.port);
+  std::string header = v2_header("127.0.0.1");
+  header[14] = '\xFF';
+  std::size_t at = 0;
+  deliver(header, at, 16);
+  housekeeping();
+  EXPECT_EQ(kernel_.count(Op::DataProxyRecv), 0u);
+  EXPECT_EQ(kernel_.count(Op::DataAccept), 1u) << "refused; the listener accepts again";
+  ch_.release_idle();
+  housekeeping();
+  client_.reset();  // the test's own end
+  expect_nothing_left();
+}
+
+TEST(ProxyV2ReaderTest, AsksForTheFixedPartThenTheDeclaredLength) {
+  ProxyV2Reader r;
+  EXPECT_EQ(r.next_read().size(), 16u);
+  std::string h("\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c", 16);
+  std::memcpy(r.next_read().data(), h.data(), 10);
+  EXPECT_EQ(r.on_received(10).status, ProxyParse::Status::Incomplete);
+  EXPECT_EQ(r.next_read().size(), 6u);
+  std::memcpy(r.next_read().data(), h.data() + 10, 6);
+  EXPECT_EQ(r.on_received(6).status, ProxyParse::Status::Incomplete);
+  ASSERT_EQ(r.next_read().size(), 12u);
+  const std::string addrs("\x7f\x00\x00\x01\x7f\x00\x00\x01\x00\x01\x00\x02", 12);
+  std::memcpy(r.next_read().data(), addrs.data(), 12);
+  const ProxyParse p = r.on_received(12);
+  ASSERT_EQ(p.status, ProxyParse::Status::Complete);
+  EXPECT_EQ(p.header.length, 28u);
 }
 
 }  // namespace
