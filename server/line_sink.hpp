@@ -28,7 +28,8 @@
 //
 // One LineSink per process: a forked child inherits the parent's queue and
 // must call after_fork() before writing, or it would write the parent's lines
-// again. Not thread-safe (each process's loop thread alone writes).
+// again. Not thread-safe: each process's loop thread alone writes; other
+// threads hand their lines to it through a LogQueue (log_queue.hpp).
 #pragma once
 
 #include <chrono>

@@ -4,6 +4,9 @@
 //
 // One Log per process, created at start-up and passed by reference (no global
 // mutable state, so fork keeps working; a forked child calls after_fork()).
+// Not thread-safe: only the thread that runs the process's loop writes it;
+// other threads (authd's auth service) hand lines over through a LogQueue
+// (log_queue.hpp).
 // Lines go through a LineSink (line_sink.hpp): never blocking, whole lines
 // in one write each (so lines from several processes sharing a file or pipe
 // never interleave), a bounded queue when the reader is slow, and whole lines

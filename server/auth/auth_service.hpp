@@ -4,9 +4,9 @@
 //
 // Process-agnostic: it talks to workers only through its socket ends, owns
 // the user table and the failure tracker, and treats every byte it reads as
-// hostile (a worker handles raw client input and may be compromised). Today it
-// runs as threads inside the server process; later, unchanged, inside the
-// forked authd process. Construct it after any fork (it starts threads).
+// hostile (a worker handles raw client input and may be compromised). It runs
+// as threads inside the forked authd process (process/authd.hpp). Construct
+// it after any fork (it starts threads).
 //
 // Threads: one event-loop thread (epoll over the client sockets and a wake-up
 // eventfd) does all socket I/O and decoding; a small pool verifies passwords.
@@ -48,8 +48,11 @@ namespace ringftpd::server::auth {
 
 struct AuthServiceOptions {
   unsigned threads = 2;  // verification threads (at least 1)
-  // Called from the service's threads, possibly at the same time: must be
-  // thread-safe (server::Log::write is). Never given a password. Empty = silent.
+  // Called from the service's threads (the loop and the pool), possibly at
+  // the same time: must be thread-safe. server::Log is not (one thread per
+  // process writes it), so authd passes a server::LogQueue (log_queue.hpp)
+  // that its main loop drains into the Log. Must not block (it runs on the
+  // loop thread). Never given a password. Empty = silent.
   std::function<void(std::string_view)> log;
   FailureTracker::Now clock;                    // empty = steady_clock; tests inject one
   std::uint32_t max_in_flight_per_client = 64;  // back-pressure threshold (at least 1)

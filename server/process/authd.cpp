@@ -13,6 +13,7 @@
 
 #include "server/auth/auth_service.hpp"
 #include "server/auth/user_table.hpp"
+#include "server/log_queue.hpp"
 #include "server/process/privileges.hpp"
 #include "server/process/serving_snapshot.hpp"
 
@@ -20,6 +21,9 @@ namespace ringftpd::server {
 namespace {
 
 constexpr char kWho[] = "authd";
+// How often the loop flushes the log when nothing else wakes it: lines the
+// log's descriptor did not take at once wait in its queue until then.
+constexpr int kFlushIntervalMs = 1000;
 
 // Receives one worker socket end from the master; nullopt on EOF/error
 // (*closed set when the master is gone).
@@ -61,6 +65,13 @@ void reload_users(const AuthdSetup& setup, auth::AuthService& service, Log& log)
   }
 }
 
+// The auth service's threads log through `queue`; this thread alone writes
+// the Log (it is not thread-safe, log_queue.hpp).
+void forward_service_lines(LogQueue& queue, Log& log) noexcept {
+  (void)queue.forward_to(log, kWho);
+  log.flush();
+}
+
 }  // namespace
 
 bool send_client_to_authd(int admin_fd, int service_end) noexcept {
@@ -92,8 +103,10 @@ int run_authd(AuthdSetup setup, Log& log) noexcept {
     if (!signals) throw std::system_error(errno, std::generic_category(), "signalfd");
 
     const config::Config& cfg = *setup.config;
+    // Declared before the service, so it outlives the service's threads.
+    LogQueue service_lines;
     auth::AuthServiceOptions options;
-    options.log = [&log](std::string_view line) { log.info(kWho, line); };
+    options.log = [&service_lines](std::string_view line) { service_lines.push(line); };
     // Certificate logins ask for the account without a password.
     options.allow_user_lookup = cfg.tls.client_certs != config::ClientCerts::Off;
     auth::AuthService service(auth::UserTable(load_users(cfg, setup.account), cfg.users),
@@ -103,8 +116,11 @@ int run_authd(AuthdSetup setup, Log& log) noexcept {
     log.info(kWho, "ready (pid " + std::to_string(getpid()) + ")");
 
     for (;;) {
-      pollfd fds[2] = {{signals.get(), POLLIN, 0}, {setup.admin.get(), POLLIN, 0}};
-      if (poll(fds, 2, -1) < 0) {
+      forward_service_lines(service_lines, log);
+      pollfd fds[3] = {{signals.get(), POLLIN, 0},
+                       {setup.admin.get(), POLLIN, 0},
+                       {service_lines.ready_fd(), POLLIN, 0}};
+      if (poll(fds, 3, kFlushIntervalMs) < 0) {
         if (errno == EINTR) continue;
         throw std::system_error(errno, std::generic_category(), "poll");
       }
@@ -112,6 +128,7 @@ int run_authd(AuthdSetup setup, Log& log) noexcept {
         signalfd_siginfo info{};
         while (read(signals.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
           if (info.ssi_signo == SIGTERM) {
+            forward_service_lines(service_lines, log);
             log.info(kWho, "stopping");
             return 0;
           }
@@ -128,6 +145,7 @@ int run_authd(AuthdSetup setup, Log& log) noexcept {
           }
         }
         if (closed) {
+          forward_service_lines(service_lines, log);
           log.info(kWho, "the master is gone; stopping");
           return 0;
         }
