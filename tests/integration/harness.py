@@ -169,6 +169,20 @@ def run_binary(args, timeout=20):
                           stdin=subprocess.DEVNULL)
 
 
+def status_counters(config_path):
+    """The server-wide figures of `ringftpd --status` ("name value" lines) as
+    a dict of ints."""
+    r = run_binary(["--status", "--config", config_path])
+    if r.returncode != 0:
+        raise AssertionError("--status failed: " + r.stderr)
+    out = {}
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            out[parts[0]] = int(parts[1])
+    return out
+
+
 class TestCase(unittest.TestCase):
     def setUp(self):
         if not BINARY or not os.access(BINARY, os.X_OK):

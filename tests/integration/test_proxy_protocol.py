@@ -22,7 +22,7 @@ import time
 from clients import (CLEAR_CONFIG, FULL_PASS, FULL_USER, HOST, IO_TIMEOUT, ClearServerCase,
                      _start_server, connect_from, parse_pasv, recv_all, sha256_bytes,
                      tls_client_context, wait_until, write_file)
-from harness import TestCase, free_port, make_tmpdir, run_binary
+from harness import TestCase, free_port, make_tmpdir, run_binary, status_counters
 
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -38,15 +38,7 @@ def v2_header(src, dst="127.0.0.1", sport=40000, dport=21, tlvs=b"", command=0x2
 
 
 def counters(srv):
-    r = run_binary(["--status", "--config", srv.config_path])
-    if r.returncode != 0:
-        raise AssertionError("--status failed: " + r.stderr)
-    out = {}
-    for line in r.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit():
-            out[parts[0]] = int(parts[1])
-    return out
+    return status_counters(srv.config_path)
 
 
 def read_reply(sock):

@@ -35,7 +35,7 @@ import unittest
 
 from clients import (FULL_PASS, FULL_USER, RO_PASS, RO_USER, USERS, password_hash, sha256_bytes,
                      write_file)
-from harness import BINARY, IS_ROOT, RUN_AS, make_tmpdir, run_binary
+from harness import BINARY, IS_ROOT, RUN_AS, make_tmpdir, run_binary, status_counters
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SUBNET = "10.231.0."
@@ -248,14 +248,7 @@ class ScaleOutTest(unittest.TestCase):
         return [json.loads(line) for line in r.stdout.splitlines()]
 
     def counters(self, name):
-        r = run_binary(["--status", "--config", self.hosts[name].config])
-        self.assertEqual(r.returncode, 0, r.stderr)
-        out = {}
-        for line in r.stdout.splitlines():
-            parts = line.split()
-            if len(parts) == 2 and parts[1].isdigit():
-                out[parts[0]] = int(parts[1])
-        return out
+        return status_counters(self.hosts[name].config)
 
     def logs(self, tail=None):
         """Both hosts' logs (their last `tail` characters each, for messages)."""
