@@ -1,6 +1,6 @@
 # Finds the libraries ringftpd links against and defines imported targets:
 #   ringftpd::wolfssl  ringftpd::uring  ringftpd::tomlplusplus  ringftpd::crypt
-#   ringftpd::seccomp  ringftpd::microhttpd  ringftpd::systemd
+#   ringftpd::seccomp  ringftpd::microhttpd  ringftpd::systemd  ringftpd::hiredis
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 
@@ -49,6 +49,11 @@ add_library(ringftpd::microhttpd ALIAS PkgConfig::LIBMICROHTTPD)
 # (server/process/service_notifier.cpp, dist/systemd/ringftpd.service).
 pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 add_library(ringftpd::systemd ALIAS PkgConfig::LIBSYSTEMD)
+
+# [shared]: TLS ticket keys and session ids shared across hosts through
+# Redis, spoken only by the sharedd helper (server/shared/).
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+add_library(ringftpd::hiredis ALIAS PkgConfig::HIREDIS)
 
 if(RINGFTPD_BUILD_TESTS)
   find_package(GTest REQUIRED)

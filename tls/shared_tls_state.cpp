@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <new>
@@ -11,6 +12,7 @@
 
 #include "tls/error.hpp"
 #include "tls/random.hpp"
+#include "tls/session_export_queue.hpp"
 #include "tls/session_table.hpp"
 #include "tls/ticket_key_ring.hpp"
 
@@ -47,6 +49,7 @@ void validate(const SharedTlsOptions& o) {
   if (o.session_lifetime < std::chrono::seconds{1} || o.session_lifetime > kMaxLifetime) {
     throw TlsError("TLS session lifetime must be between 1 second and 7 days");
   }
+  if (o.export_slots > 4096) throw TlsError("TLS session export queue: at most 4096 entries");
   if (o.ticket_key_rotation < std::chrono::seconds{1}) {
     throw TlsError("TLS ticket key rotation must be at least 1 second");
   }
@@ -109,7 +112,8 @@ std::shared_ptr<SharedTlsState> SharedTlsState::create(const SharedTlsOptions& o
   const std::size_t keys_offset = round_up(sizeof(RegionHeader), kPageBytes);
   const std::size_t sessions_offset =
       round_up(keys_offset + keys * sizeof(detail::TicketKeyRecord), detail::kSlotAlign);
-  const std::size_t bytes = sessions_offset + options.max_sessions * stride;
+  const std::size_t exports_offset = sessions_offset + options.max_sessions * stride;
+  const std::size_t bytes = exports_offset + options.export_slots * stride;
 
   void* region = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (region == MAP_FAILED) {
@@ -138,6 +142,8 @@ std::shared_ptr<SharedTlsState> SharedTlsState::create(const SharedTlsOptions& o
   h->region_bytes = bytes;
   h->keys_offset = keys_offset;
   h->sessions_offset = sessions_offset;
+  h->exports_offset = exports_offset;
+  h->export_capacity = static_cast<std::uint32_t>(options.export_slots);
   h->session_lifetime_ns = lifetime_ns;
   h->rotation_ns = rotation_ns;
   if (!h->mutex.init()) throw TlsError("cannot initialise a process-shared robust mutex");
@@ -183,6 +189,9 @@ void SharedTlsState::recover_locked() noexcept {
     case detail::DirtyKind::TicketKey:
       ring.recover(detail::dirty_index(mark));
       break;
+    case detail::DirtyKind::ExportSlot:
+      detail::SessionExportQueue(h, base()).recover(detail::dirty_index(mark));
+      break;
     case detail::DirtyKind::None:
       break;  // it died reading, or between two writes
   }
@@ -223,6 +232,10 @@ bool SharedTlsState::put_session(std::span<const std::uint8_t> id,
   }
   table.write(target.index, entry, der);
   h.counters.stores.fetch_add(1, std::memory_order_relaxed);
+  detail::SessionExportQueue exports(h, base());
+  if (exports.is_enabled() && !exports.push(entry, der)) {
+    h.counters.exports_dropped.fetch_add(1, std::memory_order_relaxed);
+  }
   return true;
 }
 
@@ -272,6 +285,30 @@ std::optional<SessionFound> SharedTlsState::get_session(std::span<const std::uin
   return miss();
 }
 
+std::optional<ExportedSession> SharedTlsState::take_exported_session(
+    std::span<std::uint8_t> der_out) noexcept {
+  RegionHeader& h = header();
+  SessionSlotHeader entry;
+  {
+    const Lock lock(*this);
+    if (!lock || !detail::SessionExportQueue(h, base()).pop(entry, der_out)) return std::nullopt;
+  }
+  // Checked outside the lock, as get_session does: a torn push is dropped.
+  if (entry.id_len == 0 || entry.id_len > detail::kMaxSessionIdBytes ||
+      detail::slot_checksum(entry, der_out.first(entry.length)) != entry.checksum) {
+    explicit_bzero(der_out.data(), std::min<std::size_t>(der_out.size(), entry.length));
+    h.counters.corrupt.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  ExportedSession out;
+  std::memcpy(out.id, entry.id, entry.id_len);
+  out.id_len = entry.id_len;
+  out.origin = entry.origin;
+  out.expires = SteadyTime(std::chrono::nanoseconds(entry.expires_ns));
+  out.size = entry.length;
+  return out;
+}
+
 bool SharedTlsState::remove_session(std::span<const std::uint8_t> id) noexcept {
   if (id.empty() || id.size() > detail::kMaxSessionIdBytes) return false;
   const Lock lock(*this);
@@ -312,6 +349,64 @@ KeyRotation SharedTlsState::rotate_ticket_keys_if_due(SteadyTime now) noexcept {
   return result;
 }
 
+std::optional<std::uint32_t> SharedTlsState::adopt_ticket_keys(
+    std::span<const SharedTicketKey> keys, SteadyTime now,
+    std::chrono::system_clock::time_point wall_now, SteadyTime hold_until) noexcept {
+  constexpr std::int64_t kNever = INT64_MAX;
+  const std::int64_t now_ns = to_ns(now);
+  const std::int64_t wall_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(wall_now.time_since_epoch()).count();
+  // A wall time in ms as steady ns, clamped far from overflow.
+  auto steady_ns = [&](std::int64_t unix_ms) {
+    const std::int64_t delta_ms =
+        std::clamp<std::int64_t>(unix_ms - wall_ms, -(std::int64_t{1} << 40), std::int64_t{1} << 40);
+    return now_ns + delta_ms * 1'000'000;
+  };
+  std::array<detail::AdoptedKey, detail::kMaxTicketKeys> adopted{};
+  std::array<const SharedTicketKey*, detail::kMaxTicketKeys> sorted{};
+  // The newest kMaxTicketKeys, oldest first.
+  std::size_t n = 0;
+  for (const SharedTicketKey& k : keys) {
+    if (k.id == 0) continue;
+    if (n < sorted.size()) {
+      sorted[n++] = &k;
+    } else {
+      auto oldest = std::min_element(sorted.begin(), sorted.end(), [](auto* a, auto* b) {
+        return a->not_before_unix_ms < b->not_before_unix_ms;
+      });
+      if ((*oldest)->not_before_unix_ms < k.not_before_unix_ms) *oldest = &k;
+    }
+  }
+  std::sort(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(n),
+            [](auto* a, auto* b) { return a->not_before_unix_ms < b->not_before_unix_ms; });
+  std::size_t m = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    detail::AdoptedKey& a = adopted[m];
+    a.id = sorted[i]->id;
+    a.created_ns = steady_ns(sorted[i]->not_before_unix_ms);
+    a.retired_ns = i + 1 < n ? steady_ns(sorted[i + 1]->not_before_unix_ms) : 0;
+    a.drop_after_ns = a.retired_ns != 0 ? a.retired_ns + header().session_lifetime_ns : kNever;
+    if (a.drop_after_ns <= now_ns) continue;  // its tickets are all past their lifetime
+    std::memcpy(a.material.aes_key, sorted[i]->aes_key, sizeof a.material.aes_key);
+    std::memcpy(a.material.mask_key, sorted[i]->mask_key, sizeof a.material.mask_key);
+    ++m;
+  }
+  std::optional<std::uint32_t> added;
+  {
+    const Lock lock(*this);
+    if (lock) {
+      TicketKeyRing ring(header(), base());
+      added = ring.adopt(now_ns, std::span<const detail::AdoptedKey>(adopted.data(), m));
+      // No cluster key yet (a new cluster, or every record refused): this
+      // host keeps rotating on its own.
+      if (m > 0) ring.hold_rotation_until(to_ns(hold_until));
+      (void)ring.drop_expired(now_ns);
+    }
+  }
+  explicit_bzero(adopted.data(), sizeof adopted);
+  return added;
+}
+
 std::uint64_t SharedTlsState::ticket_key_generation() const noexcept {
   return header().key_generation.load(std::memory_order_acquire);
 }
@@ -350,6 +445,7 @@ SharedTlsStats SharedTlsState::stats() const noexcept {
   s.capacity = header().session_capacity;
   s.ticket_keys_live = get(c.ticket_keys_live);
   s.rotations = get(c.rotations);
+  s.exports_dropped = get(c.exports_dropped);
   return s;
 }
 

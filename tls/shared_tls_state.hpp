@@ -45,6 +45,7 @@
 #include <optional>
 #include <span>
 
+#include "tls/shared_record.hpp"
 #include "tls/shared_tls_layout.hpp"
 
 namespace ringftpd::tls {
@@ -65,6 +66,9 @@ struct SharedTlsOptions {
   std::chrono::seconds session_lifetime = std::chrono::hours(8);
   // How often the master draws a new ticket key. >= 1 s.
   std::chrono::seconds ticket_key_rotation = std::chrono::hours(1);
+  // Sessions stored by put_session that wait for sharedd to copy them to
+  // Redis ([shared] session_ids); 0: none are queued. <= 4096.
+  std::size_t export_slots = 0;
 };
 
 struct SharedTlsStats {
@@ -79,6 +83,16 @@ struct SharedTlsStats {
   std::uint64_t capacity = 0;  // max_sessions
   std::uint64_t ticket_keys_live = 0;
   std::uint64_t rotations = 0;
+  std::uint64_t exports_dropped = 0;  // not queued for Redis: the queue was full
+};
+
+// A session taken from the export queue (sharedd).
+struct ExportedSession {
+  std::uint8_t id[detail::kMaxSessionIdBytes] = {};
+  std::size_t id_len = 0;
+  std::uint64_t origin = 0;
+  SteadyTime expires;
+  std::size_t size = 0;  // bytes of the caller's buffer
 };
 
 // What get_session found.
@@ -117,6 +131,12 @@ class SharedTlsState {
   [[nodiscard]] std::optional<SessionFound> get_session(std::span<const std::uint8_t> id,
                                                         SteadyTime now,
                                                         std::span<std::uint8_t> der_out) noexcept;
+  // sharedd: takes the oldest session queued for export (see
+  // SharedTlsOptions::export_slots), its DER into `der_out` (give it
+  // max_session_bytes; wipe it after use). nullopt when the queue is empty.
+  [[nodiscard]] std::optional<ExportedSession> take_exported_session(
+      std::span<std::uint8_t> der_out) noexcept;
+
   // Forgets `id`; false if it was not there.
   bool remove_session(std::span<const std::uint8_t> id) noexcept;
 
@@ -126,6 +146,19 @@ class SharedTlsState {
   // The new key's material is drawn outside the lock, from a DRBG made for
   // the call (this object holds none, so nothing random is duplicated by fork).
   [[nodiscard]] KeyRotation rotate_ticket_keys_if_due(SteadyTime now) noexcept;
+
+  // --- ticket keys from the cluster (sharedd, [shared]) ------------------------
+  // Makes the cluster's keys (any order, distinct ids) this host's: each
+  // seals from its not_before and opens until its successor's not_before +
+  // session_lifetime; the newest already due becomes current. Keys of this
+  // host's own stay, retired (TicketKeyRing::adopt). Local rotation waits
+  // until `hold_until` (the cluster rotates; if the helper stops coming,
+  // this host rotates alone again). Wall times map to steady ones through
+  // (now, wall_now). Returns how many keys were new here; nullopt if the
+  // lock failed.
+  [[nodiscard]] std::optional<std::uint32_t> adopt_ticket_keys(
+      std::span<const SharedTicketKey> keys, SteadyTime now,
+      std::chrono::system_clock::time_point wall_now, SteadyTime hold_until) noexcept;
 
   // --- for TicketKeys (ticket_keys.hpp), the workers' side of the key ring ----
   // Changes whenever the ring does; read without the lock.

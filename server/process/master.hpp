@@ -19,6 +19,9 @@
 //            limits.shutdown_grace_seconds; then everyone is closed;
 //   SIGINT   (or a second SIGTERM) stop now;
 //   SIGUSR1  write the live counters to the log and to state_dir/ringftpd.status.
+// With [shared], it reads the shared secret and Redis password at start and
+// forks sharedd (sharedd.hpp) to keep the TLS state in step with the other
+// hosts', restarting it like metricsd.
 // With [metrics], it binds the scrape socket at start and forks metricsd
 // (metricsd.hpp) to serve it, restarting it like authd if it dies.
 // It also rotates the TLS ticket keys on their period, and tells a service
@@ -44,6 +47,7 @@
 #include "server/process/pid_file.hpp"
 #include "server/process/privileges.hpp"
 #include "server/process/service_notifier.hpp"
+#include "server/process/sharedd.hpp"
 #include "server/process/serving_snapshot.hpp"
 #include "server/process/user_limits.hpp"
 #include "server/transfer_log.hpp"
@@ -107,6 +111,8 @@ class Master {
   void fork_authd() noexcept;
   void fork_metricsd() noexcept;
   void on_metricsd_exit(int status) noexcept;
+  void fork_sharedd() noexcept;
+  void on_sharedd_exit(int status) noexcept;
   // SIGTERM, then SIGKILL if it is not gone within kAuthdStopWait.
   void stop_helper(pid_t& pid) noexcept;
   void on_signal(int signo) noexcept;
@@ -159,6 +165,14 @@ class Master {
   Clock::time_point metricsd_respawn_at_;
   Clock::time_point metricsd_started_;
   std::chrono::milliseconds metricsd_backoff_{0};
+  // [shared] as started: it keeps them until a restart.
+  config::SharedSettings shared_;
+  SharedSecrets shared_secrets_;
+  pid_t sharedd_pid_ = 0;
+  bool sharedd_respawn_due_ = false;
+  Clock::time_point sharedd_respawn_at_;
+  Clock::time_point sharedd_started_;
+  std::chrono::milliseconds sharedd_backoff_{0};
   ServiceNotifier notifier_;
   // A start or an accepted reload whose workers have not all begun serving:
   // READY=1 is owed to the service manager.
