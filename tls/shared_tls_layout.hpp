@@ -7,6 +7,9 @@
 //   [TicketKeyRecord x K]       the ticket key ring, K = key_capacity
 //   [session slot x N]          N = session_capacity, each slot_stride bytes:
 //                               SessionSlotHeader, then max_session_bytes of data
+//   [LookupSlot x L]            L = lookup_capacity (0 unless [shared]): TLS 1.2
+//                               session IDs a worker waits for sharedd to fetch
+//                               from Redis into this cache (shared_tls_lookups.cpp)
 //   [export slot x E]           E = export_capacity (0 unless [shared] copies
 //                               sessions to Redis): a FIFO of sessions stored
 //                               here, for sharedd to take (SessionExportQueue),
@@ -101,6 +104,11 @@ struct alignas(kSlotAlign) RegionHeader {
   std::uint64_t keys_offset = 0;
   std::uint64_t sessions_offset = 0;
   std::uint64_t exports_offset = 0;
+  std::uint64_t lookups_offset = 0;
+  std::uint32_t lookup_capacity = 0;  // L
+  // Bumped by a worker that asked for a lookup, and FUTEX_WAKEd: sharedd
+  // sleeps on it (FUTEX_WAIT) between its rounds.
+  std::atomic<std::uint32_t> lookup_signal;
   std::uint32_t export_capacity = 0;  // E
   // Under the lock: the export FIFO's oldest slot and its length.
   std::uint32_t export_head = 0;
@@ -137,6 +145,20 @@ struct TicketKeyRecord {
   std::uint8_t mask_key[kMaskKeyBytes] = {};
 };
 static_assert(std::is_trivially_copyable_v<TicketKeyRecord>);
+
+// A session ID waiting for sharedd (under the region's lock).
+enum class LookupStateValue : std::uint32_t { Free = 0, Pending, Taken, Found, Missing };
+struct LookupSlot {
+  LookupStateValue state = LookupStateValue::Free;
+  std::uint32_t seq = 0;        // which request holds it (tickets carry it)
+  std::int64_t claimed_ns = 0;  // a slot held longer than kLookupSlotLease is free again
+  std::uint8_t id_len = 0;
+  std::uint8_t pad[7] = {};
+  std::uint8_t id[kMaxSessionIdBytes] = {};
+};
+static_assert(std::is_trivially_copyable_v<LookupSlot>);
+inline constexpr std::uint32_t kLookupSlots = 64;
+inline constexpr std::int64_t kLookupSlotLeaseNs = 2'000'000'000;
 
 // The fixed part of a session slot; `length` bytes of data follow it.
 struct SessionSlotHeader {

@@ -13,6 +13,7 @@
 #include "tls/error.hpp"
 #include "tls/random.hpp"
 #include "tls/session_export_queue.hpp"
+#include "tls/shared_tls_lock.hpp"
 #include "tls/session_table.hpp"
 #include "tls/ticket_key_ring.hpp"
 
@@ -68,38 +69,6 @@ bool draw_key(TicketKeyMaterial& out) noexcept {
 
 }  // namespace
 
-// Holds the region's lock; repairs after a dead owner first. Test with bool:
-// false only if the mutex is unusable, and then callers report "not done".
-class SharedTlsState::Lock {
- public:
-  explicit Lock(SharedTlsState& state) noexcept : state_(state) {
-    RegionHeader& h = state.header();
-    switch (h.mutex.lock()) {
-      case detail::RobustMutex::Locked::Acquired:
-        held_ = true;
-        break;
-      case detail::RobustMutex::Locked::OwnerDied:
-        state.recover_locked();
-        h.mutex.mark_consistent();
-        h.counters.lock_recoveries.fetch_add(1, std::memory_order_relaxed);
-        held_ = true;
-        break;
-      case detail::RobustMutex::Locked::Failed:
-        break;
-    }
-  }
-  ~Lock() {
-    if (held_) state_.header().mutex.unlock();
-  }
-  Lock(const Lock&) = delete;
-  Lock& operator=(const Lock&) = delete;
-  explicit operator bool() const noexcept { return held_; }
-
- private:
-  SharedTlsState& state_;
-  bool held_ = false;
-};
-
 std::shared_ptr<SharedTlsState> SharedTlsState::create(const SharedTlsOptions& options) {
   validate(options);
   const auto lifetime_ns = std::chrono::nanoseconds(options.session_lifetime).count();
@@ -112,7 +81,10 @@ std::shared_ptr<SharedTlsState> SharedTlsState::create(const SharedTlsOptions& o
   const std::size_t keys_offset = round_up(sizeof(RegionHeader), kPageBytes);
   const std::size_t sessions_offset =
       round_up(keys_offset + keys * sizeof(detail::TicketKeyRecord), detail::kSlotAlign);
-  const std::size_t exports_offset = sessions_offset + options.max_sessions * stride;
+  const std::size_t lookups_offset = sessions_offset + options.max_sessions * stride;
+  const std::size_t lookups = options.export_slots > 0 ? detail::kLookupSlots : 0;
+  const std::size_t exports_offset =
+      round_up(lookups_offset + lookups * sizeof(detail::LookupSlot), detail::kSlotAlign);
   const std::size_t bytes = exports_offset + options.export_slots * stride;
 
   void* region = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -143,6 +115,8 @@ std::shared_ptr<SharedTlsState> SharedTlsState::create(const SharedTlsOptions& o
   h->keys_offset = keys_offset;
   h->sessions_offset = sessions_offset;
   h->exports_offset = exports_offset;
+  h->lookups_offset = lookups_offset;
+  h->lookup_capacity = static_cast<std::uint32_t>(lookups);
   h->export_capacity = static_cast<std::uint32_t>(options.export_slots);
   h->session_lifetime_ns = lifetime_ns;
   h->rotation_ns = rotation_ns;
@@ -177,6 +151,10 @@ RegionHeader& SharedTlsState::header() const noexcept {
   return *static_cast<RegionHeader*>(region_);
 }
 
+detail::LookupSlot* SharedTlsState::lookup_slots() const noexcept {
+  return reinterpret_cast<detail::LookupSlot*>(base() + header().lookups_offset);
+}
+
 void SharedTlsState::recover_locked() noexcept {
   RegionHeader& h = header();
   const std::uint64_t mark = h.dirty.load(std::memory_order_relaxed);
@@ -205,7 +183,7 @@ void SharedTlsState::recover_locked() noexcept {
 
 bool SharedTlsState::put_session(std::span<const std::uint8_t> id,
                                  std::span<const std::uint8_t> der, std::uint64_t origin,
-                                 SteadyTime expires, SteadyTime now) noexcept {
+                                 SteadyTime expires, SteadyTime now, bool queue_export) noexcept {
   RegionHeader& h = header();
   if (id.empty() || id.size() > detail::kMaxSessionIdBytes || der.empty() ||
       der.size() > h.max_session_bytes) {
@@ -233,7 +211,7 @@ bool SharedTlsState::put_session(std::span<const std::uint8_t> id,
   table.write(target.index, entry, der);
   h.counters.stores.fetch_add(1, std::memory_order_relaxed);
   detail::SessionExportQueue exports(h, base());
-  if (exports.is_enabled() && !exports.push(entry, der)) {
+  if (queue_export && exports.is_enabled() && !exports.push(entry, der)) {
     h.counters.exports_dropped.fetch_add(1, std::memory_order_relaxed);
   }
   return true;

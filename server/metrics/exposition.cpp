@@ -109,6 +109,10 @@ const std::vector<Family>& counter_families() {
        "TLS 1.2 sessions offered to Redis, by result.",
        MetricType::Counter,
        {{SharedSessionsStored, R"(result="stored")"}, {SharedSessionsDropped, R"(result="dropped")"}}},
+      {"shared_session_lookups_total",
+       "TLS 1.2 session IDs unknown here, looked up in Redis, by result (a late answer is a miss).",
+       MetricType::Counter,
+       {{SharedLookupHits, R"(result="hit")"}, {SharedLookupMisses, R"(result="miss")"}}},
   };
   return kFamilies;
 }

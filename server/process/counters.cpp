@@ -84,6 +84,10 @@ std::string_view counter_name(Counter c) noexcept {
       return "shared_sessions_stored";
     case Counter::SharedSessionsDropped:
       return "shared_sessions_dropped";
+    case Counter::SharedLookupHits:
+      return "shared_lookup_hits";
+    case Counter::SharedLookupMisses:
+      return "shared_lookup_misses";
     case Counter::kCount:
       break;
   }

@@ -64,6 +64,8 @@ enum class Counter : std::uint8_t {
   SharedRecordsRejected,  // records in Redis ignored: malformed, other version, bad MAC
   SharedSessionsStored,   // TLS 1.2 sessions copied to Redis
   SharedSessionsDropped,  // ... not copied: queue full, or Redis unreachable
+  SharedLookupHits,       // a TLS 1.2 session ID unknown here, found in Redis in time
+  SharedLookupMisses,     // ... not found, or not in time (a late answer is a miss)
   kCount,
 };
 

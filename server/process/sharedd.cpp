@@ -17,6 +17,7 @@
 #include "io/unique_fd.hpp"
 #include "server/shared/redis_link.hpp"
 #include "server/shared/session_export.hpp"
+#include "server/shared/session_import.hpp"
 #include "server/shared/ticket_key_sync.hpp"
 #include "tls/random.hpp"
 #include "tls/shared_record.hpp"
@@ -81,6 +82,14 @@ class Reporter {
       log_.warn(kWho, "cannot copy TLS sessions to Redis: " + r.error);
     }
     export_failing_ = !r.error.empty();
+  }
+
+  void on_import(const shared::ImportRound& r) {
+    if (r.rejected != 0) {
+      counters_.add_to_totals(Counter::SharedRecordsRejected, r.rejected);
+      log_.warn(kWho, "ignored " + std::to_string(r.rejected) +
+                          " TLS session record(s) in Redis that do not open with our secret");
+    }
   }
 
   void on_round(const shared::SyncRound& r) {
@@ -186,9 +195,12 @@ int run_sharedd(SharedSetup setup, Log& log) noexcept {
     sync_options.hold = 2 * round_bound + 1s;
     shared::TicketKeySync sync(std::move(sync_options), sealer, *setup.tls_state);
     std::optional<shared::SessionExport> exports;
+    std::optional<shared::SessionImport> imports;
     if (setup.settings.session_ids) {
       exports.emplace(setup.settings.key_prefix, sealer, *setup.tls_state);
+      imports.emplace(setup.settings.key_prefix, sealer, *setup.tls_state);
     }
+    std::uint32_t lookups_seen = setup.tls_state->lookup_signal();
     std::uint64_t queue_full_seen = setup.tls_state->stats().exports_dropped;
     Reporter reporter(log, *setup.counters, redis.describe());
     log.info(kWho, "sharing TLS state through Redis " + redis.describe() + " under \"" +
@@ -199,6 +211,11 @@ int run_sharedd(SharedSetup setup, Log& log) noexcept {
     auto next_export = Clock::now() + kExportPeriod;
     for (;;) {
       const auto now = Clock::now();
+      // Workers wait on these (a few milliseconds at most): first, always.
+      if (imports) {
+        reporter.on_import(
+            imports->serve(redis, reporter.is_up(), now, std::chrono::system_clock::now()));
+      }
       if (now >= next_round) {
         reporter.on_round(sync.run(redis, now, std::chrono::system_clock::now()));
         next_round = Clock::now() + kRoundPeriod;
@@ -218,9 +235,15 @@ int run_sharedd(SharedSetup setup, Log& log) noexcept {
       const auto until = exports ? std::min(next_round, next_export) : next_round;
       const auto wait =
           std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count() + 1;
-      pollfd p{signals.get(), POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(wait)) < 0 && errno != EINTR) {
-        throw std::system_error(errno, std::generic_category(), "poll");
+      if (imports) {
+        // Sleeps on the lookup futex: a worker's request wakes it at once.
+        // SIGTERM is seen within one wait (at most kExportPeriod).
+        (void)setup.tls_state->wait_for_lookups(lookups_seen, std::chrono::milliseconds(wait));
+      } else {
+        pollfd p{signals.get(), POLLIN, 0};
+        if (poll(&p, 1, static_cast<int>(wait)) < 0 && errno != EINTR) {
+          throw std::system_error(errno, std::generic_category(), "poll");
+        }
       }
       signalfd_siginfo info{};
       if (read(signals.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info) &&

@@ -12,7 +12,9 @@
 // lease, the leader's rotation, every host's adoption of the cluster's keys
 // into the shared memory ring). With shared.session_ids, every 20 ms it also
 // copies the TLS 1.2 sessions the workers stored (SharedTlsState's export
-// queue) into Redis (SessionExport).
+// queue) into Redis (SessionExport), and, woken by a worker through a futex
+// in the shared region, fetches the sessions workers ask for by ID into the
+// shared cache (SessionImport; the worker waits at most 10 ms, off its loop).
 //
 // It inherits the shared memory (TLS state, counters) by fork, drops to
 // run_as (when started as root) with no way back, and keeps only the log.

@@ -7,13 +7,7 @@
 //                                      encrypted; PX = the session's remaining
 //                                      lifetime, so Redis forgets it on time.
 //
-// Stores only. Lookups are not done: wolfSSL asks for a session by ID from
-// inside the handshake, synchronously (the get-session callback), on the
-// worker's loop, so a Redis lookup there would block it. Doing it without
-// blocking means reading the session ID out of the ClientHello before
-// wolfSSL sees it, parking the connection until sharedd answers or a
-// deadline passes, and putting the answer into the first-level cache; that is
-// not built yet (docs/scale-out.md says what this means for clients).
+// The other direction, lookups, is SessionImport (session_import.hpp).
 //
 // Contract: the sharedd process, one thread; blocking RedisLink I/O, at most
 // `batch` sessions per drain(). When Redis is down, queued sessions are

@@ -41,9 +41,12 @@ def port_open(port):
         return False
 
 
-def resumes(port_from, port_to, version="1.2"):
-    """A session made on port_from, offered to port_to: was it resumed?"""
+def resumes(port_from, port_to, version="1.2", by_id=False):
+    """A session made on port_from, offered to port_to: was it resumed?
+    by_id: TLS 1.2 without tickets (resumption by session ID)."""
     ctx = tls_client_context(version)
+    if by_id:
+        ctx.options |= ssl.OP_NO_TICKET
     first, _ = tls_control(port_from, context=ctx)
     login(first)
     if version == "1.3":
@@ -143,16 +146,14 @@ redis_timeout_ms = 200
         self.assertTrue(resumes(self.a.port, self.b.port, "1.3"), "TLS 1.3 ticket A -> B")
         self.assertGreaterEqual(self.totals(self.b)["control_tls_resumed"], before + 2)
 
-        # TLS 1.2 by session ID (no ticket): the session is copied to Redis,
-        # sealed (lookups there are not done: docs/scale-out.md).
-        ctx = tls_client_context("1.2")
-        ctx.options |= ssl.OP_NO_TICKET
-        c, _ = tls_control(self.a.port, context=ctx)
-        login(c)
-        c.command("QUIT")
-        c.close()
-        self.assertTrue(wait_until(
-            lambda: self.totals(self.a).get("shared_sessions_stored", 0) >= 1, timeout=10))
+        # TLS 1.2 by session ID (no ticket): A copies the session to Redis
+        # (sealed), and B, which does not hold it, fetches it there while the
+        # ClientHello waits.
+        self.assertTrue(wait_until(lambda: resumes(self.a.port, self.b.port, by_id=True),
+                                   timeout=10, step=0.2),
+                        "a TLS 1.2 session ID from A never resumed on B")
+        self.assertGreaterEqual(self.totals(self.a).get("shared_sessions_stored", 0), 1)
+        self.assertGreaterEqual(self.totals(self.b).get("shared_lookup_hits", 0), 1)
         stored = redis_cli("--scan", "--pattern", PREFIX + ":tls:session:*").split()
         self.assertGreaterEqual(len(stored), 1)
         self.assertGreater(int(redis_cli("PTTL", stored[0])), 0)
@@ -174,6 +175,10 @@ redis_timeout_ms = 200
             self.assertIn("unreachable", s.stderr())
             self.assertTrue(serves(s.port))
             self.assertTrue(resumes(s.port, s.port), "a host resumes its own sessions")
+        # A session ID B does not hold: no Redis to ask, a full handshake.
+        misses = self.totals(self.b).get("shared_lookup_misses", 0)
+        self.assertFalse(resumes(self.a.port, self.b.port, by_id=True))
+        self.assertGreater(self.totals(self.b).get("shared_lookup_misses", 0), misses)
         # Keys adopted before the outage still open on both.
         self.assertTrue(resumes(self.a.port, self.b.port))
 
