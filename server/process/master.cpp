@@ -37,19 +37,7 @@ constexpr std::chrono::milliseconds kLongestBackoff = 10s;
 // After "stop now", workers get this long to say goodbye before SIGKILL.
 constexpr auto kKillAfter = 5s;
 constexpr auto kAuthdStopWait = 2s;
-// Queued log lines get this long to reach a slow reader before the master
-// replaces its log (reload) or exits; the rest are counted as dropped.
-constexpr std::chrono::milliseconds kLogDrain = 200ms;
 
-std::chrono::milliseconds next_backoff(std::chrono::milliseconds current,
-                                       std::chrono::steady_clock::duration lived) {
-  if (lived >= kHealthyLifetime) return 0ms;
-  return std::clamp(current * 2, kFirstBackoff, kLongestBackoff);
-}
-
-std::string ms_text(std::chrono::milliseconds ms) {
-  return std::to_string(ms.count() / 1000) + "." + std::to_string(ms.count() % 1000 / 100) + " s";
-}
 
 io::UniqueFd make_master_signal_fd() {
   sigset_t set;
@@ -65,6 +53,16 @@ std::string pid_file_path(const config::Config& cfg) {
 }
 
 }  // namespace
+
+std::chrono::milliseconds next_backoff(std::chrono::milliseconds current,
+                                       std::chrono::steady_clock::duration lived) {
+  if (lived >= kHealthyLifetime) return 0ms;
+  return std::clamp(current * 2, kFirstBackoff, kLongestBackoff);
+}
+
+std::string ms_text(std::chrono::milliseconds ms) {
+  return std::to_string(ms.count() / 1000) + "." + std::to_string(ms.count() % 1000 / 100) + " s";
+}
 
 std::string describe_exit(int wait_status) {
   if (WIFSIGNALED(wait_status)) {
@@ -368,56 +366,6 @@ void Master::on_metricsd_exit(int status) noexcept {
   if (forked) {
     log_->error(kWho, "metricsd " + describe_exit(status) + "; restarting it in " +
                           ms_text(metricsd_backoff_));
-  }
-}
-
-void Master::fork_sharedd() noexcept {
-  sharedd_respawn_due_ = false;
-  const pid_t pid = fork();
-  if (pid == 0) {
-    log_->after_fork();
-    int status = 1;
-    try {
-      close_all_fds_except({log_->fd()});
-      SharedSetup setup;
-      setup.settings = shared_;
-      setup.secrets = shared_secrets_;
-      const config::TlsSettings& tls = current_->snapshot.config->tls;
-      setup.rotation = std::chrono::seconds(tls.ticket_key_rotation_seconds);
-      setup.lifetime = std::chrono::seconds(tls.session_lifetime_seconds);
-      setup.tls_state = tls_state_;
-      setup.counters = &counters_;
-      setup.run_as = current_->run_as;
-      setup.master = self_;
-      status = run_sharedd(std::move(setup), *log_);
-    } catch (const std::exception& e) {
-      log_->error("sharedd", std::string("cannot start: ") + e.what());
-      log_->drain(kLogDrain);
-    }
-    _exit(status);
-  }
-  if (pid < 0) {
-    log_->error(kWho, std::string("fork sharedd: ") + std::strerror(errno));
-    on_sharedd_exit(0);
-    return;
-  }
-  sharedd_pid_ = pid;
-  sharedd_started_ = Clock::now();
-}
-
-void Master::on_sharedd_exit(int status) noexcept {
-  const bool forked = sharedd_pid_ > 0;
-  sharedd_pid_ = 0;
-  if (stop_ != Stop::None) return;
-  sharedd_backoff_ = next_backoff(sharedd_backoff_,
-                                  forked ? Clock::now() - sharedd_started_ : Clock::duration{});
-  sharedd_respawn_due_ = true;
-  sharedd_respawn_at_ = Clock::now() + sharedd_backoff_;
-  if (forked) {
-    // Meanwhile the ring keeps its keys, and rotates locally once the
-    // helper's hold lapses (TicketKeySync).
-    log_->error(kWho, "sharedd " + describe_exit(status) + "; restarting it in " +
-                          ms_text(sharedd_backoff_));
   }
 }
 

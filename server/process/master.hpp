@@ -187,4 +187,15 @@ class Master {
 // "killed by signal 9 (Killed)", "exited with status 1", for log lines.
 [[nodiscard]] std::string describe_exit(int wait_status);
 
+// For the master's own files (master*.cpp).
+// A helper or worker that lived `lived` and died: how long until it is
+// started again (0 after a healthy life; doubling while it keeps dying young).
+[[nodiscard]] std::chrono::milliseconds next_backoff(std::chrono::milliseconds current,
+                                                     std::chrono::steady_clock::duration lived);
+// "1.2 s", for log lines.
+[[nodiscard]] std::string ms_text(std::chrono::milliseconds ms);
+// Queued log lines get this long to reach a slow reader before the master
+// replaces its log (reload) or a process exits; the rest are counted as dropped.
+inline constexpr std::chrono::milliseconds kLogDrain{200};
+
 }  // namespace ringftpd::server
