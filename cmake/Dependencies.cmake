@@ -51,9 +51,15 @@ pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 add_library(ringftpd::systemd ALIAS PkgConfig::LIBSYSTEMD)
 
 # [shared]: TLS ticket keys and session ids shared across hosts through
-# Redis, spoken only by the sharedd helper (server/shared/).
-pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
-add_library(ringftpd::hiredis ALIAS PkgConfig::HIREDIS)
+# Redis, spoken only by the sharedd helper (server/shared/). Only the library:
+# hiredis.pc's Cflags would put -D_FILE_OFFSET_BITS=64 on every file of
+# ringftpd_server (renaming fstatat and friends to their *64 symbols) and
+# /usr/include/hiredis, with its read.h and alloc.h, on the include path. The
+# code includes <hiredis/hiredis.h>.
+pkg_check_modules(HIREDIS REQUIRED hiredis)
+add_library(ringftpd::hiredis INTERFACE IMPORTED)
+set_target_properties(ringftpd::hiredis PROPERTIES
+  INTERFACE_LINK_LIBRARIES "${HIREDIS_LINK_LIBRARIES}")
 
 if(RINGFTPD_BUILD_TESTS)
   find_package(GTest REQUIRED)
