@@ -1,6 +1,6 @@
 # Finds the libraries ringftpd links against and defines imported targets:
 #   ringftpd::wolfssl  ringftpd::uring  ringftpd::tomlplusplus  ringftpd::crypt
-#   ringftpd::seccomp  ringftpd::microhttpd  ringftpd::systemd
+#   ringftpd::seccomp  ringftpd::microhttpd  ringftpd::systemd  ringftpd::hiredis
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 
@@ -49,6 +49,17 @@ add_library(ringftpd::microhttpd ALIAS PkgConfig::LIBMICROHTTPD)
 # (server/process/service_notifier.cpp, dist/systemd/ringftpd.service).
 pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 add_library(ringftpd::systemd ALIAS PkgConfig::LIBSYSTEMD)
+
+# [shared]: TLS ticket keys and session ids shared across hosts through
+# Redis, spoken only by the sharedd helper (server/shared/). Only the library:
+# hiredis.pc's Cflags would put -D_FILE_OFFSET_BITS=64 on every file of
+# ringftpd_server (renaming fstatat and friends to their *64 symbols) and
+# /usr/include/hiredis, with its read.h and alloc.h, on the include path. The
+# code includes <hiredis/hiredis.h>.
+pkg_check_modules(HIREDIS REQUIRED hiredis)
+add_library(ringftpd::hiredis INTERFACE IMPORTED)
+set_target_properties(ringftpd::hiredis PROPERTIES
+  INTERFACE_LINK_LIBRARIES "${HIREDIS_LINK_LIBRARIES}")
 
 if(RINGFTPD_BUILD_TESTS)
   find_package(GTest REQUIRED)

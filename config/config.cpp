@@ -21,6 +21,7 @@
 
 #include "config/network_reader.hpp"
 #include "config/passive_reader.hpp"
+#include "config/shared_reader.hpp"
 #include "config/toml_reader.hpp"
 
 namespace ringftpd::config {
@@ -488,6 +489,7 @@ Config build_config(std::string_view text, const std::string& source,
   read_log(top.section("log"), c.log);
   read_sandbox(top.section("sandbox"), c.sandbox);
   read_metrics(top.section("metrics"), c.metrics);
+  detail::read_shared(top.section("shared"), c.shared);
   top.finish();
   check_listeners(ctx, root, c);
   check_passive_slices(ctx, root, c);

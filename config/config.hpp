@@ -190,6 +190,29 @@ struct MetricsSettings {
   std::uint16_t port = 0;             // required when enabled
 };
 
+// Where Redis listens ([shared] redis = "unix:/path" or "tcp:host:port").
+struct RedisEndpoint {
+  enum class Kind : std::uint8_t { Unix, Tcp };
+  Kind kind = Kind::Unix;
+  std::string path;     // Unix: the socket
+  std::string host;     // Tcp: a numeric address or a name (resolved by sharedd)
+  std::uint16_t port = 0;
+};
+
+// [shared]: TLS resumption state shared with other hosts through Redis
+// (docs/scale-out.md). Off unless the section is present. Spoken only by the
+// master's sharedd helper, never by a worker.
+struct SharedSettings {
+  bool enabled = false;
+  RedisEndpoint redis;
+  std::string redis_user;           // empty: Redis's default user
+  std::string redis_password_file;  // empty: no AUTH
+  std::uint32_t redis_timeout_ms = 250;  // connect and each command
+  std::string secret_file;          // required: seals every record (>= 32 bytes)
+  std::string key_prefix = "ringftpd";  // every Redis key starts "<prefix>:"
+  bool session_ids = true;          // copy TLS 1.2 sessions to Redis
+};
+
 struct LogSettings {
   LogLevel level = LogLevel::Info;
   std::string file;     // empty = stderr
@@ -215,6 +238,7 @@ struct Config {
   LogSettings log;
   SandboxSettings sandbox;
   MetricsSettings metrics;
+  SharedSettings shared;
 };
 
 using Snapshot = std::shared_ptr<const Config>;

@@ -77,6 +77,8 @@ std::string_view ControlSession::phase_name(Phase p) noexcept {
   switch (p) {
     case Phase::TlsHandshake:
       return "tls-handshake";
+    case Phase::TlsLookup:
+      return "tls-lookup";
     case Phase::Commands:
       return "commands";
     case Phase::Authenticating:
@@ -517,7 +519,7 @@ void ControlSession::on_tick(Clock::time_point now) noexcept {
     begin_close("timed out while sending");  // the peer stopped reading
     return;
   }
-  if (phase_ == Phase::TlsHandshake) {
+  if (phase_ == Phase::TlsHandshake || phase_ == Phase::TlsLookup) {
     begin_close("TLS handshake timed out");
     return;
   }
@@ -567,7 +569,8 @@ void ControlSession::shut_down(std::string_view reason) noexcept {
   if (is_ending() || phase_ == Phase::EndingTransfer) return;
   // During a TLS handshake or shutdown (CCC while a transfer runs) the
   // replies have a path of their own: the 421 goes straight out there.
-  if (transfer_ && phase_ != Phase::TlsHandshake && phase_ != Phase::TlsShutdown) {
+  if (transfer_ && phase_ != Phase::TlsHandshake && phase_ != Phase::TlsLookup &&
+      phase_ != Phase::TlsShutdown) {
     // The 421 waits for the transfer's own reply: a client told only "421"
     // could not know that its upload had in fact been stored (or not).
     shutdown_reason_ = std::string(reason);

@@ -79,6 +79,9 @@ struct SessionEnv {
   // worker's pid, which owns the logins it counts there.
   UserLimits* user_limits;
   pid_t self;
+  // [shared] session_ids: wakes sessions waiting for a second-level session
+  // lookup (Redis, through sharedd) every 250 µs. Null: no lookups.
+  Pacer* lookup_waiters = nullptr;
 };
 
 // Per-session memory budget. Before login a session gets far less: a
@@ -95,6 +98,7 @@ class ControlSession {
 
   enum class Phase : std::uint8_t {
     TlsHandshake,         // AUTH TLS answered (or an implicit-TLS accept): handshaking
+    TlsLookup,            // the ClientHello waits while sharedd looks its session ID up in Redis
     Commands,             // reading and carrying out commands, one at a time
     Authenticating,       // a login is with the auth service
     OpeningRoot,          // the login was allowed; the user's root is being opened
@@ -125,6 +129,8 @@ class ControlSession {
   void on_tick(Clock::time_point now) noexcept;
   // The worker's pace tick, for a transfer that waited for bandwidth.
   void on_pace() noexcept;
+  // Every 250 µs while in TlsLookup (SessionEnv::lookup_waiters).
+  void on_lookup_poll() noexcept;
   // Server shutdown (or a client past its limits): a last 421, then close. A
   // transfer in progress is aborted first, and its own reply (426, or 226
   // if it had completed) precedes the 421.
@@ -192,6 +198,9 @@ class ControlSession {
   void end_tls(bool keep_login) noexcept;
   void on_ciphertext(std::span<const std::byte> bytes) noexcept;
   void on_handshake_progress() noexcept;
+  // The first handshake bytes: true if they are held for a lookup.
+  [[nodiscard]] bool start_lookup_if_useful(std::span<const std::byte> bytes) noexcept;
+  void end_lookup() noexcept;
   void on_shutdown_bytes(std::span<const std::byte> bytes) noexcept;
   void refresh_ticket() noexcept;
   // Output (control_output.cpp).
@@ -254,6 +263,12 @@ class ControlSession {
   std::vector<std::byte> shutdown_records_;
   bool implicit_tls_ = false;
   bool tls_close_sent_ = false;
+  // The second-level lookup (TlsLookup): at most one per TLS start, for the
+  // ClientHello's record, held here (bounded) until the answer or deadline.
+  bool hello_peeked_ = false;
+  std::optional<tls::LookupTicket> lookup_;
+  std::vector<std::byte> held_hello_;
+  Clock::time_point lookup_deadline_;
 
   // Output: one send in flight at a time.
   std::string clear_outbound_;  // bytes to send as they are (before TLS, the 234)

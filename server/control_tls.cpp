@@ -2,8 +2,21 @@
 // REIN/CCC shutdown, fresh tickets for data connections).
 #include "server/control_session.hpp"
 #include "server/ftp/reply.hpp"
+#include "tls/client_hello.hpp"
 
 namespace ringftpd::server {
+namespace {
+
+// How long a ClientHello may wait for Redis (through sharedd). A resumed
+// handshake saves a few milliseconds of CPU; waiting longer than this for
+// a chance of one costs the client more than a full handshake would.
+constexpr std::chrono::milliseconds kLookupWait{10};
+// The ClientHello's record and what follows it while we wait: a TLS record
+// is at most 16 KiB + 5; a client that sends more before our answer is not
+// doing a handshake.
+constexpr std::size_t kMaxHeldHello = 16384 + 5 + 2048;
+
+}  // namespace
 
 // AUTH TLS (after its 234 was queued in clear) or an implicit-TLS accept.
 void ControlSession::start_tls() noexcept {
@@ -12,6 +25,7 @@ void ControlSession::start_tls() noexcept {
   splitter_.discard_buffered();
   input_.clear();
   tls_close_sent_ = false;
+  hello_peeked_ = false;
   tls_ = tls::Session::server(*env_.tls_context);
   if (!tls_) {
     begin_close("out of memory for TLS");
@@ -96,11 +110,73 @@ void ControlSession::on_shutdown_bytes(std::span<const std::byte> bytes) noexcep
                           shutdown_records_.begin() + static_cast<std::ptrdiff_t>(used));
 }
 
+// A TLS 1.2 client resuming by a session ID this host does not hold: the
+// ClientHello is held back and sharedd asked to fetch the session from
+// Redis into the shared cache; wolfSSL's synchronous lookup then finds it
+// there. The loop never waits: the session polls the answer every
+// 250 µs (on_lookup_poll) and gives up at kLookupWait (a miss).
+bool ControlSession::start_lookup_if_useful(std::span<const std::byte> bytes) noexcept {
+  hello_peeked_ = true;
+  if (env_.lookup_waiters == nullptr || env_.tls_context == nullptr) return false;
+  const tls::HelloPeek peek = tls::peek_session_id(bytes);
+  if (peek.kind != tls::HelloPeek::Kind::SessionId) return false;
+  tls::SharedTlsState& shared = env_.tls_context->resumption()->shared_state();
+  const std::span<const std::uint8_t> id(peek.id, peek.id_len);
+  const auto now = Clock::now();
+  if (shared.contains_session(id, now)) return false;  // the first level has it
+  lookup_ = shared.request_lookup(id, now);
+  if (!lookup_) return false;  // every lookup slot busy: a full handshake at worst
+  try {
+    held_hello_.assign(bytes.begin(), bytes.end());
+  } catch (...) {
+    shared.cancel_lookup(*lookup_);
+    lookup_.reset();
+    return false;
+  }
+  lookup_deadline_ = now + kLookupWait;
+  enter(Phase::TlsLookup);
+  env_.lookup_waiters->wait(tag_);
+  return true;
+}
+
+void ControlSession::on_lookup_poll() noexcept {
+  if (phase_ != Phase::TlsLookup || !lookup_) return;
+  tls::SharedTlsState& shared = env_.tls_context->resumption()->shared_state();
+  const tls::LookupState state = shared.poll_lookup(*lookup_);
+  if (state == tls::LookupState::Pending && Clock::now() < lookup_deadline_) {
+    env_.lookup_waiters->wait(tag_);
+    return;
+  }
+  if (state == tls::LookupState::Pending) shared.cancel_lookup(*lookup_);  // too late: a miss
+  env_.counters.add(state == tls::LookupState::Found ? Counter::SharedLookupHits
+                                                     : Counter::SharedLookupMisses);
+  end_lookup();
+}
+
+void ControlSession::end_lookup() noexcept {
+  lookup_.reset();
+  enter(Phase::TlsHandshake);
+  std::vector<std::byte> held = std::move(held_hello_);
+  held_hello_.clear();
+  // As if it had just arrived: fed, answered (flush), then commands.
+  take_input(held);
+  process_input();
+}
+
 void ControlSession::on_ciphertext(std::span<const std::byte> bytes) noexcept {
   if (phase_ == Phase::TlsShutdown) {
     on_shutdown_bytes(bytes);
     return;
   }
+  if (phase_ == Phase::TlsLookup) {
+    if (held_hello_.size() + bytes.size() > kMaxHeldHello) {
+      begin_close("too many bytes before the TLS handshake");
+      return;
+    }
+    held_hello_.insert(held_hello_.end(), bytes.begin(), bytes.end());
+    return;
+  }
+  if (phase_ == Phase::TlsHandshake && !hello_peeked_ && start_lookup_if_useful(bytes)) return;
   tls::Session& t = *tls_;
   t.feed_ciphertext(bytes);
   if (!t.is_handshake_done()) {

@@ -18,6 +18,7 @@ enum class Op : std::uint8_t {
   AuthSend,    // a request to the auth service (slot = the asking session)
   Pace,        // the 100 ms timer that wakes transfers waiting for bandwidth
   ProxyRecv,   // a PROXY listener's connection: its header (generation = ProxyIntake's index)
+  Lookup,      // the 250 µs timer of sessions waiting for a second-level (Redis) session lookup
   // Control connection.
   ControlRecv = 16,
   ControlSend,

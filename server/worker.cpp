@@ -137,6 +137,19 @@ void Worker::on_pace() noexcept {
   }
 }
 
+void Worker::arm_lookup_if_needed() {
+  if (lookup_armed_ || !lookup_waiters_.has_waiters()) return;
+  io_uring_prep_timeout(ring_.sqe(worker_tag(Op::Lookup)), &lookup_interval_, 0, 0);
+  lookup_armed_ = true;
+}
+
+void Worker::on_lookup_timer() noexcept {
+  lookup_armed_ = false;
+  for (const io::OpTag& tag : lookup_waiters_.take()) {
+    if (ControlSession* s = sessions_.find(tag.slot, tag.generation)) s->on_lookup_poll();
+  }
+}
+
 void Worker::arm_tick() {
   io_uring_sqe* sqe = ring_.sqe(worker_tag(Op::Tick));
   io_uring_prep_timeout(sqe, &tick_interval_, 0, 0);
@@ -159,6 +172,7 @@ int Worker::run() {
     ring_.for_each_completion(
         [this](std::uint64_t data, int res, std::uint32_t flags) { dispatch(data, res, flags); });
     arm_pace_if_needed();
+    arm_lookup_if_needed();
   }
   log_.info(name_, "stopped");
   log_.drain(kLogDrainAtExit);
@@ -188,6 +202,9 @@ void Worker::dispatch(std::uint64_t user_data, int res, std::uint32_t flags) noe
         return;
       case Op::Pace:
         on_pace();
+        return;
+      case Op::Lookup:
+        on_lookup_timer();
         return;
       case Op::ProxyRecv:
         on_proxy_header(tag.generation, res);
@@ -334,7 +351,9 @@ void Worker::admit(io::UniqueFd fd, const io::SocketAddress& peer, const io::Soc
   const auto [slot, generation] = sessions_.reserve();
   auto session = std::make_unique<ControlSession>(
       SessionEnv{ring_, recv_buffers_, log_, config_, passive_ports_, auth_, xferlog_, tls_context_,
-                 scratch_, counters_, pacer_, user_limits_, self_},
+                 scratch_, counters_, pacer_, user_limits_, self_,
+                 config_->shared.enabled && config_->shared.session_ids ? &lookup_waiters_
+                                                                        : nullptr},
       io::OpTag{slot, generation, 0}, std::move(fd), peer, local, listeners_[index].implicit_tls);
   ControlSession& s = *session;
   // The listener's cap, shared with every worker (the sockets are in the

@@ -97,6 +97,8 @@ class Worker {
   void arm_signal_read();
   void arm_tick();
   void arm_pace_if_needed();
+  void arm_lookup_if_needed();
+  void on_lookup_timer() noexcept;
   void on_pace() noexcept;
   void dispatch(std::uint64_t user_data, int res, std::uint32_t flags) noexcept;
   void on_accept(std::uint32_t index, int res, std::uint32_t flags) noexcept;
@@ -134,6 +136,13 @@ class Worker {
   bool pace_armed_ = false;
   __kernel_timespec pace_interval_{
       0, std::chrono::duration_cast<std::chrono::nanoseconds>(Pacer::kInterval).count()};
+  // Sessions waiting for a second-level lookup: their timer runs only while
+  // someone waits, and only with [shared] session_ids.
+  Pacer lookup_waiters_;
+  bool lookup_armed_ = false;
+  // 250 µs: an answer usually comes within a few hundred µs, and a client
+  // should not wait a whole millisecond more than that for it.
+  __kernel_timespec lookup_interval_{0, 250'000};
   // The kernel writes into auth_'s receive buffer: it must outlive the ring.
   AuthLink auth_;
   io::Ring ring_;

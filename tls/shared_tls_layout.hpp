@@ -7,6 +7,13 @@
 //   [TicketKeyRecord x K]       the ticket key ring, K = key_capacity
 //   [session slot x N]          N = session_capacity, each slot_stride bytes:
 //                               SessionSlotHeader, then max_session_bytes of data
+//   [LookupSlot x L]            L = lookup_capacity (0 unless [shared]): TLS 1.2
+//                               session IDs a worker waits for sharedd to fetch
+//                               from Redis into this cache (shared_tls_lookups.cpp)
+//   [export slot x E]           E = export_capacity (0 unless [shared] copies
+//                               sessions to Redis): a FIFO of sessions stored
+//                               here, for sharedd to take (SessionExportQueue),
+//                               each laid out like a session slot
 //
 // Everything is fixed-size and found by arithmetic from the geometry, which
 // is written once before fork and never changes: no pointers live in the
@@ -35,7 +42,7 @@
 namespace ringftpd::tls::detail {
 
 inline constexpr std::uint64_t kRegionMagic = 0x534c544450544652;  // "RFTPDTLS" in memory
-inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kLayoutVersion = 2;
 inline constexpr std::size_t kMaxSessionIdBytes = 32;  // TLS 1.2 session IDs (RFC 5246)
 inline constexpr std::size_t kTicketKeyBytes = 32;     // AES-256-GCM
 inline constexpr std::size_t kMaskKeyBytes = 32;       // HMAC-SHA256 key of the origin mask
@@ -55,7 +62,7 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 }
 
 // What the lock holder is writing (RegionHeader::dirty).
-enum class DirtyKind : std::uint32_t { None = 0, SessionSlot = 1, TicketKey = 2 };
+enum class DirtyKind : std::uint32_t { None = 0, SessionSlot = 1, TicketKey = 2, ExportSlot = 3 };
 [[nodiscard]] constexpr std::uint64_t dirty_mark(DirtyKind kind, std::uint32_t index) noexcept {
   return (std::uint64_t{static_cast<std::uint32_t>(kind)} << 32) | index;
 }
@@ -76,6 +83,7 @@ struct SharedCounters {
   std::atomic<std::uint64_t> corrupt;
   std::atomic<std::uint64_t> lock_recoveries;
   std::atomic<std::uint64_t> rotations;
+  std::atomic<std::uint64_t> exports_dropped;  // the export queue was full
   // Written under the lock (recounted after a recovery); read without.
   std::atomic<std::uint64_t> entries_in_use;
   std::atomic<std::uint64_t> ticket_keys_live;
@@ -95,6 +103,17 @@ struct alignas(kSlotAlign) RegionHeader {
   std::uint64_t region_bytes = 0;
   std::uint64_t keys_offset = 0;
   std::uint64_t sessions_offset = 0;
+  std::uint64_t exports_offset = 0;
+  std::uint64_t lookups_offset = 0;
+  std::uint32_t lookup_capacity = 0;  // L
+  // Bumped by a worker that asked for a lookup, and FUTEX_WAKEd: sharedd
+  // sleeps on it (FUTEX_WAIT) between its rounds.
+  std::atomic<std::uint32_t> lookup_signal;
+  std::uint32_t export_capacity = 0;  // E
+  // Under the lock: the export FIFO's oldest slot and its length.
+  std::uint32_t export_head = 0;
+  std::uint32_t export_count = 0;
+  std::uint32_t pad0 = 0;
   std::uint64_t hash_seed = 0;  // random: which slot an id lands in is not predictable
   std::int64_t session_lifetime_ns = 0;
   std::int64_t rotation_ns = 0;
@@ -104,6 +123,10 @@ struct alignas(kSlotAlign) RegionHeader {
   std::atomic<std::uint64_t> dirty;  // dirty_mark(), or 0
   std::uint32_t current_key = 0;     // index of the key that seals new tickets
   std::uint32_t next_key_id = 0;     // ids count up from a random start, never 0
+  std::uint32_t pad = 0;
+  // No local rotation before this (steady ns): the cluster's keys are adopted
+  // (TicketKeyRing::hold_rotation_until).
+  std::int64_t rotation_held_until_ns = 0;
   // Bumped under the lock at every change of the key ring; read without it,
   // so that a worker refreshes its copy only when something changed.
   std::atomic<std::uint64_t> key_generation;
@@ -122,6 +145,20 @@ struct TicketKeyRecord {
   std::uint8_t mask_key[kMaskKeyBytes] = {};
 };
 static_assert(std::is_trivially_copyable_v<TicketKeyRecord>);
+
+// A session ID waiting for sharedd (under the region's lock).
+enum class LookupStateValue : std::uint32_t { Free = 0, Pending, Taken, Found, Missing };
+struct LookupSlot {
+  LookupStateValue state = LookupStateValue::Free;
+  std::uint32_t seq = 0;        // which request holds it (tickets carry it)
+  std::int64_t claimed_ns = 0;  // a slot held longer than kLookupSlotLease is free again
+  std::uint8_t id_len = 0;
+  std::uint8_t pad[7] = {};
+  std::uint8_t id[kMaxSessionIdBytes] = {};
+};
+static_assert(std::is_trivially_copyable_v<LookupSlot>);
+inline constexpr std::uint32_t kLookupSlots = 64;
+inline constexpr std::int64_t kLookupSlotLeaseNs = 2'000'000'000;
 
 // The fixed part of a session slot; `length` bytes of data follow it.
 struct SessionSlotHeader {

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <new>
@@ -11,6 +12,8 @@
 
 #include "tls/error.hpp"
 #include "tls/random.hpp"
+#include "tls/session_export_queue.hpp"
+#include "tls/shared_tls_lock.hpp"
 #include "tls/session_table.hpp"
 #include "tls/ticket_key_ring.hpp"
 
@@ -47,6 +50,7 @@ void validate(const SharedTlsOptions& o) {
   if (o.session_lifetime < std::chrono::seconds{1} || o.session_lifetime > kMaxLifetime) {
     throw TlsError("TLS session lifetime must be between 1 second and 7 days");
   }
+  if (o.export_slots > 4096) throw TlsError("TLS session export queue: at most 4096 entries");
   if (o.ticket_key_rotation < std::chrono::seconds{1}) {
     throw TlsError("TLS ticket key rotation must be at least 1 second");
   }
@@ -65,38 +69,6 @@ bool draw_key(TicketKeyMaterial& out) noexcept {
 
 }  // namespace
 
-// Holds the region's lock; repairs after a dead owner first. Test with bool:
-// false only if the mutex is unusable, and then callers report "not done".
-class SharedTlsState::Lock {
- public:
-  explicit Lock(SharedTlsState& state) noexcept : state_(state) {
-    RegionHeader& h = state.header();
-    switch (h.mutex.lock()) {
-      case detail::RobustMutex::Locked::Acquired:
-        held_ = true;
-        break;
-      case detail::RobustMutex::Locked::OwnerDied:
-        state.recover_locked();
-        h.mutex.mark_consistent();
-        h.counters.lock_recoveries.fetch_add(1, std::memory_order_relaxed);
-        held_ = true;
-        break;
-      case detail::RobustMutex::Locked::Failed:
-        break;
-    }
-  }
-  ~Lock() {
-    if (held_) state_.header().mutex.unlock();
-  }
-  Lock(const Lock&) = delete;
-  Lock& operator=(const Lock&) = delete;
-  explicit operator bool() const noexcept { return held_; }
-
- private:
-  SharedTlsState& state_;
-  bool held_ = false;
-};
-
 std::shared_ptr<SharedTlsState> SharedTlsState::create(const SharedTlsOptions& options) {
   validate(options);
   const auto lifetime_ns = std::chrono::nanoseconds(options.session_lifetime).count();
@@ -109,7 +81,11 @@ std::shared_ptr<SharedTlsState> SharedTlsState::create(const SharedTlsOptions& o
   const std::size_t keys_offset = round_up(sizeof(RegionHeader), kPageBytes);
   const std::size_t sessions_offset =
       round_up(keys_offset + keys * sizeof(detail::TicketKeyRecord), detail::kSlotAlign);
-  const std::size_t bytes = sessions_offset + options.max_sessions * stride;
+  const std::size_t lookups_offset = sessions_offset + options.max_sessions * stride;
+  const std::size_t lookups = options.export_slots > 0 ? detail::kLookupSlots : 0;
+  const std::size_t exports_offset =
+      round_up(lookups_offset + lookups * sizeof(detail::LookupSlot), detail::kSlotAlign);
+  const std::size_t bytes = exports_offset + options.export_slots * stride;
 
   void* region = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (region == MAP_FAILED) {
@@ -138,6 +114,10 @@ std::shared_ptr<SharedTlsState> SharedTlsState::create(const SharedTlsOptions& o
   h->region_bytes = bytes;
   h->keys_offset = keys_offset;
   h->sessions_offset = sessions_offset;
+  h->exports_offset = exports_offset;
+  h->lookups_offset = lookups_offset;
+  h->lookup_capacity = static_cast<std::uint32_t>(lookups);
+  h->export_capacity = static_cast<std::uint32_t>(options.export_slots);
   h->session_lifetime_ns = lifetime_ns;
   h->rotation_ns = rotation_ns;
   if (!h->mutex.init()) throw TlsError("cannot initialise a process-shared robust mutex");
@@ -171,6 +151,10 @@ RegionHeader& SharedTlsState::header() const noexcept {
   return *static_cast<RegionHeader*>(region_);
 }
 
+detail::LookupSlot* SharedTlsState::lookup_slots() const noexcept {
+  return reinterpret_cast<detail::LookupSlot*>(base() + header().lookups_offset);
+}
+
 void SharedTlsState::recover_locked() noexcept {
   RegionHeader& h = header();
   const std::uint64_t mark = h.dirty.load(std::memory_order_relaxed);
@@ -182,6 +166,9 @@ void SharedTlsState::recover_locked() noexcept {
       break;
     case detail::DirtyKind::TicketKey:
       ring.recover(detail::dirty_index(mark));
+      break;
+    case detail::DirtyKind::ExportSlot:
+      detail::SessionExportQueue(h, base()).recover(detail::dirty_index(mark));
       break;
     case detail::DirtyKind::None:
       break;  // it died reading, or between two writes
@@ -196,7 +183,7 @@ void SharedTlsState::recover_locked() noexcept {
 
 bool SharedTlsState::put_session(std::span<const std::uint8_t> id,
                                  std::span<const std::uint8_t> der, std::uint64_t origin,
-                                 SteadyTime expires, SteadyTime now) noexcept {
+                                 SteadyTime expires, SteadyTime now, bool queue_export) noexcept {
   RegionHeader& h = header();
   if (id.empty() || id.size() > detail::kMaxSessionIdBytes || der.empty() ||
       der.size() > h.max_session_bytes) {
@@ -223,6 +210,10 @@ bool SharedTlsState::put_session(std::span<const std::uint8_t> id,
   }
   table.write(target.index, entry, der);
   h.counters.stores.fetch_add(1, std::memory_order_relaxed);
+  detail::SessionExportQueue exports(h, base());
+  if (queue_export && exports.is_enabled() && !exports.push(entry, der)) {
+    h.counters.exports_dropped.fetch_add(1, std::memory_order_relaxed);
+  }
   return true;
 }
 
@@ -272,6 +263,30 @@ std::optional<SessionFound> SharedTlsState::get_session(std::span<const std::uin
   return miss();
 }
 
+std::optional<ExportedSession> SharedTlsState::take_exported_session(
+    std::span<std::uint8_t> der_out) noexcept {
+  RegionHeader& h = header();
+  SessionSlotHeader entry;
+  {
+    const Lock lock(*this);
+    if (!lock || !detail::SessionExportQueue(h, base()).pop(entry, der_out)) return std::nullopt;
+  }
+  // Checked outside the lock, as get_session does: a torn push is dropped.
+  if (entry.id_len == 0 || entry.id_len > detail::kMaxSessionIdBytes ||
+      detail::slot_checksum(entry, der_out.first(entry.length)) != entry.checksum) {
+    explicit_bzero(der_out.data(), std::min<std::size_t>(der_out.size(), entry.length));
+    h.counters.corrupt.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  ExportedSession out;
+  std::memcpy(out.id, entry.id, entry.id_len);
+  out.id_len = entry.id_len;
+  out.origin = entry.origin;
+  out.expires = SteadyTime(std::chrono::nanoseconds(entry.expires_ns));
+  out.size = entry.length;
+  return out;
+}
+
 bool SharedTlsState::remove_session(std::span<const std::uint8_t> id) noexcept {
   if (id.empty() || id.size() > detail::kMaxSessionIdBytes) return false;
   const Lock lock(*this);
@@ -312,6 +327,64 @@ KeyRotation SharedTlsState::rotate_ticket_keys_if_due(SteadyTime now) noexcept {
   return result;
 }
 
+std::optional<std::uint32_t> SharedTlsState::adopt_ticket_keys(
+    std::span<const SharedTicketKey> keys, SteadyTime now,
+    std::chrono::system_clock::time_point wall_now, SteadyTime hold_until) noexcept {
+  constexpr std::int64_t kNever = INT64_MAX;
+  const std::int64_t now_ns = to_ns(now);
+  const std::int64_t wall_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(wall_now.time_since_epoch()).count();
+  // A wall time in ms as steady ns, clamped far from overflow.
+  auto steady_ns = [&](std::int64_t unix_ms) {
+    const std::int64_t delta_ms =
+        std::clamp<std::int64_t>(unix_ms - wall_ms, -(std::int64_t{1} << 40), std::int64_t{1} << 40);
+    return now_ns + delta_ms * 1'000'000;
+  };
+  std::array<detail::AdoptedKey, detail::kMaxTicketKeys> adopted{};
+  std::array<const SharedTicketKey*, detail::kMaxTicketKeys> sorted{};
+  // The newest kMaxTicketKeys, oldest first.
+  std::size_t n = 0;
+  for (const SharedTicketKey& k : keys) {
+    if (k.id == 0) continue;
+    if (n < sorted.size()) {
+      sorted[n++] = &k;
+    } else {
+      auto oldest = std::min_element(sorted.begin(), sorted.end(), [](auto* a, auto* b) {
+        return a->not_before_unix_ms < b->not_before_unix_ms;
+      });
+      if ((*oldest)->not_before_unix_ms < k.not_before_unix_ms) *oldest = &k;
+    }
+  }
+  std::sort(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(n),
+            [](auto* a, auto* b) { return a->not_before_unix_ms < b->not_before_unix_ms; });
+  std::size_t m = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    detail::AdoptedKey& a = adopted[m];
+    a.id = sorted[i]->id;
+    a.created_ns = steady_ns(sorted[i]->not_before_unix_ms);
+    a.retired_ns = i + 1 < n ? steady_ns(sorted[i + 1]->not_before_unix_ms) : 0;
+    a.drop_after_ns = a.retired_ns != 0 ? a.retired_ns + header().session_lifetime_ns : kNever;
+    if (a.drop_after_ns <= now_ns) continue;  // its tickets are all past their lifetime
+    std::memcpy(a.material.aes_key, sorted[i]->aes_key, sizeof a.material.aes_key);
+    std::memcpy(a.material.mask_key, sorted[i]->mask_key, sizeof a.material.mask_key);
+    ++m;
+  }
+  std::optional<std::uint32_t> added;
+  {
+    const Lock lock(*this);
+    if (lock) {
+      TicketKeyRing ring(header(), base());
+      added = ring.adopt(now_ns, std::span<const detail::AdoptedKey>(adopted.data(), m));
+      // No cluster key yet (a new cluster, or every record refused): this
+      // host keeps rotating on its own.
+      if (m > 0) ring.hold_rotation_until(to_ns(hold_until));
+      (void)ring.drop_expired(now_ns);
+    }
+  }
+  explicit_bzero(adopted.data(), sizeof adopted);
+  return added;
+}
+
 std::uint64_t SharedTlsState::ticket_key_generation() const noexcept {
   return header().key_generation.load(std::memory_order_acquire);
 }
@@ -350,6 +423,7 @@ SharedTlsStats SharedTlsState::stats() const noexcept {
   s.capacity = header().session_capacity;
   s.ticket_keys_live = get(c.ticket_keys_live);
   s.rotations = get(c.rotations);
+  s.exports_dropped = get(c.exports_dropped);
   return s;
 }
 

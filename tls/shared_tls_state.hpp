@@ -45,6 +45,7 @@
 #include <optional>
 #include <span>
 
+#include "tls/shared_record.hpp"
 #include "tls/shared_tls_layout.hpp"
 
 namespace ringftpd::tls {
@@ -65,6 +66,10 @@ struct SharedTlsOptions {
   std::chrono::seconds session_lifetime = std::chrono::hours(8);
   // How often the master draws a new ticket key. >= 1 s.
   std::chrono::seconds ticket_key_rotation = std::chrono::hours(1);
+  // Sessions stored by put_session that wait for sharedd to copy them to
+  // Redis ([shared] session_ids); 0: none are queued. <= 4096. Non-zero
+  // also makes room for kLookupSlots second-level lookups.
+  std::size_t export_slots = 0;
 };
 
 struct SharedTlsStats {
@@ -79,6 +84,34 @@ struct SharedTlsStats {
   std::uint64_t capacity = 0;  // max_sessions
   std::uint64_t ticket_keys_live = 0;
   std::uint64_t rotations = 0;
+  std::uint64_t exports_dropped = 0;  // not queued for Redis: the queue was full
+};
+
+// A session taken from the export queue (sharedd).
+struct ExportedSession {
+  std::uint8_t id[detail::kMaxSessionIdBytes] = {};
+  std::size_t id_len = 0;
+  std::uint64_t origin = 0;
+  SteadyTime expires;
+  std::size_t size = 0;  // bytes of the caller's buffer
+};
+
+// A lookup a worker asked sharedd for (request_lookup).
+struct LookupTicket {
+  std::uint32_t index = 0;
+  std::uint32_t seq = 0;
+};
+enum class LookupState : std::uint8_t {
+  Pending,  // not answered yet
+  Found,    // the session is in this cache now
+  Missing,  // Redis does not have it, or could not be asked
+};
+// A lookup for sharedd to do (take_lookups).
+struct PendingLookup {
+  std::uint32_t index = 0;
+  std::uint32_t seq = 0;
+  std::uint8_t id_len = 0;
+  std::uint8_t id[detail::kMaxSessionIdBytes] = {};
 };
 
 // What get_session found.
@@ -109,14 +142,46 @@ class SharedTlsState {
   // --- TLS 1.2 sessions by ID ----------------------------------------------
   // Stores `der` (1..max_session_bytes) under `id` (1..32 bytes) until
   // `expires`, replacing any entry with that id. false if not stored.
+  // `queue_export`: also queue it for Redis (when exports are on); sharedd
+  // storing what it fetched from Redis says no.
   bool put_session(std::span<const std::uint8_t> id, std::span<const std::uint8_t> der,
-                   std::uint64_t origin, SteadyTime expires, SteadyTime now) noexcept;
+                   std::uint64_t origin, SteadyTime expires, SteadyTime now,
+                   bool queue_export = true) noexcept;
   // Copies the live entry for `id` into `der_out` (give it max_session_bytes;
   // the caller wipes it after use). nullopt: absent, expired, corrupt, or
   // larger than der_out.
   [[nodiscard]] std::optional<SessionFound> get_session(std::span<const std::uint8_t> id,
                                                         SteadyTime now,
                                                         std::span<std::uint8_t> der_out) noexcept;
+  // --- the second level (sharedd, [shared] session_ids) ---------------------
+  // Whether `id` has a live entry; counts nothing (a peek before wolfSSL's
+  // own lookup).
+  [[nodiscard]] bool contains_session(std::span<const std::uint8_t> id,
+                                      SteadyTime now) noexcept;
+  // A worker: asks sharedd to fetch `id` from Redis into this cache, and
+  // wakes it (FUTEX_WAKE: never blocks). nullopt: lookups are off (no
+  // [shared]) or all kLookupSlots are busy: go on without.
+  [[nodiscard]] std::optional<LookupTicket> request_lookup(std::span<const std::uint8_t> id,
+                                                           SteadyTime now) noexcept;
+  // A worker: the answer so far. Found and Missing free the slot.
+  [[nodiscard]] LookupState poll_lookup(LookupTicket ticket) noexcept;
+  // A worker that stops waiting (its deadline, its connection closed).
+  void cancel_lookup(LookupTicket ticket) noexcept;
+  // sharedd: the requests not yet taken (now theirs), at most out.size().
+  std::size_t take_lookups(std::span<PendingLookup> out) noexcept;
+  // sharedd: after storing the session (put_session, export off) or not.
+  void answer_lookup(const PendingLookup& lookup, bool found) noexcept;
+  // sharedd: sleeps until a worker asks (the signal moves past `seen`) or
+  // `timeout`; `seen` is updated. false if lookups are off.
+  bool wait_for_lookups(std::uint32_t& seen, std::chrono::milliseconds timeout) noexcept;
+  [[nodiscard]] std::uint32_t lookup_signal() const noexcept;
+
+  // sharedd: takes the oldest session queued for export (see
+  // SharedTlsOptions::export_slots), its DER into `der_out` (give it
+  // max_session_bytes; wipe it after use). nullopt when the queue is empty.
+  [[nodiscard]] std::optional<ExportedSession> take_exported_session(
+      std::span<std::uint8_t> der_out) noexcept;
+
   // Forgets `id`; false if it was not there.
   bool remove_session(std::span<const std::uint8_t> id) noexcept;
 
@@ -126,6 +191,19 @@ class SharedTlsState {
   // The new key's material is drawn outside the lock, from a DRBG made for
   // the call (this object holds none, so nothing random is duplicated by fork).
   [[nodiscard]] KeyRotation rotate_ticket_keys_if_due(SteadyTime now) noexcept;
+
+  // --- ticket keys from the cluster (sharedd, [shared]) ------------------------
+  // Makes the cluster's keys (any order, distinct ids) this host's: each
+  // seals from its not_before and opens until its successor's not_before +
+  // session_lifetime; the newest already due becomes current. Keys of this
+  // host's own stay, retired (TicketKeyRing::adopt). Local rotation waits
+  // until `hold_until` (the cluster rotates; if the helper stops coming,
+  // this host rotates alone again). Wall times map to steady ones through
+  // (now, wall_now). Returns how many keys were new here; nullopt if the
+  // lock failed.
+  [[nodiscard]] std::optional<std::uint32_t> adopt_ticket_keys(
+      std::span<const SharedTicketKey> keys, SteadyTime now,
+      std::chrono::system_clock::time_point wall_now, SteadyTime hold_until) noexcept;
 
   // --- for TicketKeys (ticket_keys.hpp), the workers' side of the key ring ----
   // Changes whenever the ring does; read without the lock.
@@ -149,6 +227,7 @@ class SharedTlsState {
 
   SharedTlsState(void* region, std::size_t bytes, const SharedTlsOptions& options) noexcept;
   [[nodiscard]] detail::RegionHeader& header() const noexcept;
+  [[nodiscard]] detail::LookupSlot* lookup_slots() const noexcept;
   [[nodiscard]] std::byte* base() const noexcept { return static_cast<std::byte*>(region_); }
   void recover_locked() noexcept;  // after EOWNERDEAD, under the lock
 

@@ -49,6 +49,7 @@ void TicketKeyRing::install_first(std::int64_t now_ns, std::uint32_t first_id,
 }
 
 bool TicketKeyRing::is_rotation_due(std::int64_t now_ns) const noexcept {
+  if (now_ns < header_->rotation_held_until_ns) return false;
   return now_ns - record(header_->current_key).created_ns >= header_->rotation_ns;
 }
 
@@ -98,6 +99,138 @@ void TicketKeyRing::rotate(std::int64_t now_ns, const TicketKeyMaterial& materia
   std::atomic_signal_fence(std::memory_order_seq_cst);
   header_->dirty.store(0, std::memory_order_relaxed);
   header_->counters.rotations.fetch_add(1, std::memory_order_relaxed);
+}
+
+void TicketKeyRing::hold_rotation_until(std::int64_t until_ns) noexcept {
+  header_->rotation_held_until_ns = until_ns;
+}
+
+void TicketKeyRing::write(std::uint32_t index, const AdoptedKey& key) noexcept {
+  header_->dirty.store(dirty_mark(DirtyKind::TicketKey, index), std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  TicketKeyRecord& r = record(index);
+  r.id = key.id;
+  r.created_ns = key.created_ns;
+  r.retired_ns = key.retired_ns;
+  r.drop_after_ns = key.drop_after_ns;
+  std::memcpy(r.aes_key, key.material.aes_key, sizeof r.aes_key);
+  std::memcpy(r.mask_key, key.material.mask_key, sizeof r.mask_key);
+  r.live = 1;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  header_->dirty.store(0, std::memory_order_relaxed);
+}
+
+std::uint32_t TicketKeyRing::adopt(std::int64_t now_ns, std::span<const AdoptedKey> keys) noexcept {
+  bool changes = false;
+  // One record stays for a key of this host's own (its current one, while
+  // no adopted key is current yet).
+  const std::size_t take = std::min<std::size_t>(keys.size(), capacity_ - 1);
+  const std::span<const AdoptedKey> chosen = keys.last(take);
+  std::optional<std::size_t> newest_active;
+  for (std::size_t k = 0; k < chosen.size(); ++k) {
+    if (chosen[k].created_ns <= now_ns) newest_active = k;
+  }
+  auto same_material = [](const TicketKeyRecord& r, const AdoptedKey& k) {
+    return std::memcmp(r.aes_key, k.material.aes_key, sizeof r.aes_key) == 0 &&
+           std::memcmp(r.mask_key, k.material.mask_key, sizeof r.mask_key) == 0;
+  };
+  auto chosen_index = [&](std::uint32_t id) -> std::optional<std::size_t> {
+    for (std::size_t k = 0; k < chosen.size(); ++k) {
+      if (chosen[k].id == id) return k;
+    }
+    return std::nullopt;
+  };
+  // 1. Ring keys that clash with an adopted id (other material) go; so do
+  // the oldest local keys beyond the room left. The current key is kept.
+  std::uint32_t room = capacity_ - static_cast<std::uint32_t>(chosen.size());
+  for (;;) {
+    std::uint32_t locals = 0;
+    std::optional<std::uint32_t> oldest;
+    for (std::uint32_t i = 0; i < capacity_; ++i) {
+      const TicketKeyRecord& r = record(i);
+      if (r.live == 0) continue;
+      const auto k = chosen_index(r.id);
+      if (k && !same_material(r, chosen[*k])) {
+        if (i != header_->current_key) {
+          wipe(i);
+          changes = true;
+          continue;
+        }
+      } else if (k) {
+        continue;  // an adopted key already here
+      }
+      ++locals;
+      if (i != header_->current_key &&
+          (!oldest || r.created_ns < record(*oldest).created_ns)) {
+        oldest = i;
+      }
+    }
+    if (locals <= room || !oldest) break;
+    header_->dirty.store(dirty_mark(DirtyKind::TicketKey, *oldest), std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    wipe(*oldest);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    header_->dirty.store(0, std::memory_order_relaxed);
+    changes = true;
+  }
+  // 2. Adopted keys: refresh their times, or install them.
+  std::uint32_t added = 0;
+  std::optional<std::uint32_t> new_current;
+  for (std::size_t k = 0; k < chosen.size(); ++k) {
+    std::optional<std::uint32_t> at;
+    for (std::uint32_t i = 0; i < capacity_ && !at; ++i) {
+      const TicketKeyRecord& r = record(i);
+      if (r.live != 0 && r.id == chosen[k].id && same_material(r, chosen[k])) at = i;
+    }
+    if (!at) {
+      for (std::uint32_t i = 0; i < capacity_ && !at; ++i) {
+        if (record(i).live == 0) at = i;
+      }
+      if (!at) continue;  // only if the current key clashed with this id: next time
+      ++added;
+    }
+    const TicketKeyRecord& r = record(*at);
+    // Times are converted from the wall clock afresh each round: within a
+    // second of what the ring holds is the same time (no rewrite, and the
+    // workers need not copy the ring again).
+    auto near = [](std::int64_t a, std::int64_t b) {
+      if (a == kNever || b == kNever || a == 0 || b == 0) return a == b;
+      return (a > b ? a - b : b - a) < 1'000'000'000;
+    };
+    const bool same = r.live != 0 && r.id == chosen[k].id && same_material(r, chosen[k]) &&
+                      near(r.created_ns, chosen[k].created_ns) &&
+                      near(r.retired_ns, chosen[k].retired_ns) &&
+                      near(r.drop_after_ns, chosen[k].drop_after_ns);
+    if (!same) {
+      write(*at, chosen[k]);
+      changes = true;
+    }
+    if (newest_active == k) new_current = *at;
+  }
+  // 3. The switch. The previous current key, if it is not adopted, retires.
+  if (new_current && *new_current != header_->current_key) {
+    TicketKeyRecord& old = record(header_->current_key);
+    if (old.live != 0 && !chosen_index(old.id) && old.retired_ns == 0) {
+      old.retired_ns = now_ns;
+      old.drop_after_ns = now_ns + header_->session_lifetime_ns;
+    }
+    header_->current_key = *new_current;
+    changes = true;
+  }
+  // 4. A former current key whose id an adopted key took (with other
+  // material) goes now: one id, one key.
+  for (std::uint32_t i = 0; i < capacity_; ++i) {
+    const TicketKeyRecord& r = record(i);
+    if (r.live == 0 || i == header_->current_key) continue;
+    const auto k = chosen_index(r.id);
+    if (k && !same_material(r, chosen[*k])) {
+      wipe(i);
+      changes = true;
+    }
+  }
+  // Workers copy the ring again only when something changed.
+  if (changes) changed();
+  return added;
 }
 
 std::uint32_t TicketKeyRing::drop_expired(std::int64_t now_ns) noexcept {

@@ -39,6 +39,15 @@ struct TicketKeyMaterial {
   std::uint8_t mask_key[kMaskKeyBytes];
 };
 
+// A key for TicketKeyRing::adopt, its times on this host's steady clock.
+struct AdoptedKey {
+  std::uint32_t id = 0;
+  std::int64_t created_ns = 0;     // seals new tickets from then on
+  std::int64_t retired_ns = 0;     // 0: no successor yet
+  std::int64_t drop_after_ns = 0;  // INT64_MAX while not retired
+  TicketKeyMaterial material{};
+};
+
 // The number of key records for a lifetime and a rotation period (both > 0).
 [[nodiscard]] std::uint32_t ticket_key_capacity(std::int64_t lifetime_ns,
                                                 std::int64_t rotation_ns) noexcept;
@@ -58,6 +67,20 @@ class TicketKeyRing {
 
   // Makes `material` the current key and retires the current one.
   void rotate(std::int64_t now_ns, const TicketKeyMaterial& material) noexcept;
+  // Installs keys from elsewhere (the cluster's, through Redis: sharedd).
+  // `keys` are sorted oldest first with distinct ids. They all become live
+  // (the newest capacity()-1 of them, if there are more); the newest whose
+  // created_ns <= now becomes current. Keys of the ring that are not among
+  // them stay, retired now if they were not already, so that tickets sealed
+  // while the cluster was out of reach still open for their lifetime; the
+  // oldest of those go first when room runs out. A ring key with the id of
+  // an adopted one but other material is replaced. Returns how many keys
+  // were new to the ring.
+  std::uint32_t adopt(std::int64_t now_ns, std::span<const AdoptedKey> keys) noexcept;
+  // Until `until_ns`, is_rotation_due() says no: someone else (the
+  // cluster) rotates, and this host only follows.
+  void hold_rotation_until(std::int64_t until_ns) noexcept;
+
   // Drops (wipes) retired keys whose time is up; returns how many.
   std::uint32_t drop_expired(std::int64_t now_ns) noexcept;
 
@@ -74,6 +97,8 @@ class TicketKeyRing {
   [[nodiscard]] TicketKeyRecord& record(std::uint32_t index) const noexcept;
   void wipe(std::uint32_t index) noexcept;
   void changed() noexcept;  // bumps the generation, recounts live keys
+  // Writes `key` into record `index` under the dirty mark.
+  void write(std::uint32_t index, const AdoptedKey& key) noexcept;
 
   RegionHeader* header_;
   TicketKeyRecord* records_;

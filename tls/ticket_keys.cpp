@@ -64,6 +64,13 @@ void TicketKeys::refresh_if_changed() noexcept {
       if (slot == nullptr && keys_[i].id == 0) slot = &keys_[i];
     }
     if (slot == nullptr) break;  // cannot happen: both hold at most capacity_ keys
+    // The same id with other material: the cluster reused an id (Redis lost
+    // its keys), so this copy must not keep the old schedules.
+    if (slot->id == ring[r].id &&
+        (std::memcmp(slot->aes_key, ring[r].aes_key, sizeof slot->aes_key) != 0 ||
+         std::memcmp(slot->mask_key, ring[r].mask_key, sizeof slot->mask_key) != 0)) {
+      release(*slot);
+    }
     if (slot->id != ring[r].id) {
       slot->id = ring[r].id;
       slot->ready = false;

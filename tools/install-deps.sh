@@ -32,9 +32,10 @@ packages=(
   build-essential cmake ninja-build pkg-config clang lld libclang-rt-14-dev
   autoconf automake libtool dpkg-dev
   liburing-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcrypt-dev libseccomp-dev libsystemd-dev libmicrohttpd-dev
+  libcrypt-dev libseccomp-dev libsystemd-dev libmicrohttpd-dev libhiredis-dev
   curl lftp python3 openssl ca-certificates procps iproute2
   systemd fail2ban  # systemd-analyze verify, fail2ban-regex (dist/, tests)
+  redis-server  # [shared]: tests/integration/test_shared_redis.py
   prometheus  # the real scraper and promtool for tests/integration/test_metrics.py
   haproxy  # the real balancer of tests/integration/test_scale_out.py (PROXY v2, in netns)
   debhelper lintian fakeroot  # dpkg-buildpackage of debian/, test_debian_package.py

@@ -70,6 +70,24 @@ std::string_view counter_name(Counter c) noexcept {
       return "memory_session_bytes";
     case Counter::MemoryHeapBytes:
       return "memory_heap_bytes";
+    case Counter::SharedRedisErrors:
+      return "shared_redis_errors";
+    case Counter::SharedLeaseWins:
+      return "shared_lease_wins";
+    case Counter::SharedKeysPublished:
+      return "shared_keys_published";
+    case Counter::SharedKeyPicks:
+      return "shared_key_picks";
+    case Counter::SharedRecordsRejected:
+      return "shared_records_rejected";
+    case Counter::SharedSessionsStored:
+      return "shared_sessions_stored";
+    case Counter::SharedSessionsDropped:
+      return "shared_sessions_dropped";
+    case Counter::SharedLookupHits:
+      return "shared_lookup_hits";
+    case Counter::SharedLookupMisses:
+      return "shared_lookup_misses";
     case Counter::kCount:
       break;
   }

@@ -56,6 +56,16 @@ enum class Counter : std::uint8_t {
   ProxyRefusedUntrusted,  // not from a proxy_trusted address
   ProxyRefusedMalformed,  // no valid header (or none at all: the bytes were something else)
   ProxyRefusedTimeout,    // the header did not arrive in time
+  // [shared] (the sharedd helper; in the totals only).
+  SharedRedisErrors,      // sync rounds that failed: Redis unreachable or refusing
+  SharedLeaseWins,        // this host took the ticket key lease
+  SharedKeysPublished,    // ticket keys this host made for the cluster
+  SharedKeyPicks,         // cluster ticket keys new to this host's ring
+  SharedRecordsRejected,  // records in Redis ignored: malformed, other version, bad MAC
+  SharedSessionsStored,   // TLS 1.2 sessions copied to Redis
+  SharedSessionsDropped,  // ... not copied: queue full, or Redis unreachable
+  SharedLookupHits,       // a TLS 1.2 session ID unknown here, found in Redis in time
+  SharedLookupMisses,     // ... not found, or not in time (a late answer is a miss)
   kCount,
 };
 

@@ -37,19 +37,7 @@ constexpr std::chrono::milliseconds kLongestBackoff = 10s;
 // After "stop now", workers get this long to say goodbye before SIGKILL.
 constexpr auto kKillAfter = 5s;
 constexpr auto kAuthdStopWait = 2s;
-// Queued log lines get this long to reach a slow reader before the master
-// replaces its log (reload) or exits; the rest are counted as dropped.
-constexpr std::chrono::milliseconds kLogDrain = 200ms;
 
-std::chrono::milliseconds next_backoff(std::chrono::milliseconds current,
-                                       std::chrono::steady_clock::duration lived) {
-  if (lived >= kHealthyLifetime) return 0ms;
-  return std::clamp(current * 2, kFirstBackoff, kLongestBackoff);
-}
-
-std::string ms_text(std::chrono::milliseconds ms) {
-  return std::to_string(ms.count() / 1000) + "." + std::to_string(ms.count() % 1000 / 100) + " s";
-}
 
 io::UniqueFd make_master_signal_fd() {
   sigset_t set;
@@ -65,6 +53,16 @@ std::string pid_file_path(const config::Config& cfg) {
 }
 
 }  // namespace
+
+std::chrono::milliseconds next_backoff(std::chrono::milliseconds current,
+                                       std::chrono::steady_clock::duration lived) {
+  if (lived >= kHealthyLifetime) return 0ms;
+  return std::clamp(current * 2, kFirstBackoff, kLongestBackoff);
+}
+
+std::string ms_text(std::chrono::milliseconds ms) {
+  return std::to_string(ms.count() / 1000) + "." + std::to_string(ms.count() % 1000 / 100) + " s";
+}
 
 std::string describe_exit(int wait_status) {
   if (WIFSIGNALED(wait_status)) {
@@ -91,6 +89,9 @@ Master::Master(MasterSetup setup)
   tls_options.max_sessions = cfg.tls.session_cache_entries;
   tls_options.session_lifetime = std::chrono::seconds(cfg.tls.session_lifetime_seconds);
   tls_options.ticket_key_rotation = std::chrono::seconds(cfg.tls.ticket_key_rotation_seconds);
+  // Room for a burst of new TLS 1.2 sessions between two of sharedd's
+  // copies to Redis (every 20 ms); more are counted and not copied.
+  if (cfg.shared.enabled && cfg.shared.session_ids) tls_options.export_slots = 256;
   tls_state_ = tls::SharedTlsState::create(tls_options);
   addresses_ = std::make_unique<AddressTable>(AddressTable::slots_for(cfg.limits.max_sessions));
   user_limits_ = std::make_unique<UserLimits>(cfg.limits.max_sessions);
@@ -101,6 +102,8 @@ Master::Master(MasterSetup setup)
     if (!where) throw std::runtime_error("metrics.address " + metrics_.address + " is not numeric");
     metrics_listen_ = io::listen_on(*where, io::ListenOptions{64, false});
   }
+  shared_ = cfg.shared;
+  if (shared_.enabled) shared_secrets_ = read_shared_secrets(shared_);  // root's files: now
   current_ = make_generation(std::move(setup.snapshot));
   slots_.resize(current_->workers);
 }
@@ -135,6 +138,7 @@ int Master::run() {
                        ", pid file " + pid_file_->path());
   fork_authd();
   if (metrics_listen_) fork_metricsd();
+  if (shared_.enabled) fork_sharedd();
   for (std::uint32_t slot = 0; slot < current_->workers; ++slot) fork_worker(slot);
 
   for (;;) {
@@ -157,6 +161,7 @@ int Master::run() {
   }
   stop_authd();
   stop_helper(metricsd_pid_);
+  stop_helper(sharedd_pid_);
   log_->info(kWho, "stopped");
   log_->drain(kLogDrain);
   return 0;
@@ -176,6 +181,7 @@ int Master::poll_timeout_ms(Clock::time_point now) const noexcept {
   }
   if (authd_respawn_due_) until = std::min(until, authd_respawn_at_);
   if (metricsd_respawn_due_) until = std::min(until, metricsd_respawn_at_);
+  if (sharedd_respawn_due_) until = std::min(until, sharedd_respawn_at_);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count();
   return static_cast<int>(std::clamp<long long>(ms + 1, 0, 1000));
 }
@@ -398,6 +404,8 @@ void Master::reap() noexcept {
       on_authd_exit(status);
     } else if (pid == metricsd_pid_) {
       on_metricsd_exit(status);
+    } else if (pid == sharedd_pid_) {
+      on_sharedd_exit(status);
     } else {
       on_worker_exit(pid, status);
     }
@@ -453,6 +461,7 @@ void Master::on_timers(Clock::time_point now) noexcept {
   if (stop_ == Stop::None) {
     if (authd_respawn_due_ && now >= authd_respawn_at_) fork_authd();
     if (metricsd_respawn_due_ && now >= metricsd_respawn_at_) fork_metricsd();
+    if (sharedd_respawn_due_ && now >= sharedd_respawn_at_) fork_sharedd();
     for (std::uint32_t slot = 0; slot < slots_.size(); ++slot) {
       if (slots_[slot].respawn_due && now >= slots_[slot].respawn_at) fork_worker(slot);
     }
@@ -551,6 +560,14 @@ void Master::reload() noexcept {
     if (cfg->metrics.enabled != metrics_.enabled || cfg->metrics.address != metrics_.address ||
         cfg->metrics.port != metrics_.port) {
       log_->warn(kWho, "[metrics] keeps the listener it started with until a restart");
+    }
+    if (cfg->shared.enabled != shared_.enabled || cfg->shared.redis.path != shared_.redis.path ||
+        cfg->shared.redis.host != shared_.redis.host ||
+        cfg->shared.redis.port != shared_.redis.port ||
+        cfg->shared.secret_file != shared_.secret_file ||
+        cfg->shared.key_prefix != shared_.key_prefix ||
+        cfg->shared.session_ids != shared_.session_ids) {
+      log_->warn(kWho, "[shared] keeps the settings it started with until a restart");
     }
     // Logs are reopened on every reload (log rotation), possibly elsewhere.
     new_log = std::make_unique<Log>(cfg->log.level, cfg->log.file, cfg->log.json);

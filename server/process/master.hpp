@@ -19,6 +19,9 @@
 //            limits.shutdown_grace_seconds; then everyone is closed;
 //   SIGINT   (or a second SIGTERM) stop now;
 //   SIGUSR1  write the live counters to the log and to state_dir/ringftpd.status.
+// With [shared], it reads the shared secret and Redis password at start and
+// forks sharedd (sharedd.hpp) to keep the TLS state in step with the other
+// hosts', restarting it like metricsd.
 // With [metrics], it binds the scrape socket at start and forks metricsd
 // (metricsd.hpp) to serve it, restarting it like authd if it dies.
 // It also rotates the TLS ticket keys on their period, and tells a service
@@ -44,6 +47,7 @@
 #include "server/process/pid_file.hpp"
 #include "server/process/privileges.hpp"
 #include "server/process/service_notifier.hpp"
+#include "server/process/sharedd.hpp"
 #include "server/process/serving_snapshot.hpp"
 #include "server/process/user_limits.hpp"
 #include "server/transfer_log.hpp"
@@ -107,6 +111,8 @@ class Master {
   void fork_authd() noexcept;
   void fork_metricsd() noexcept;
   void on_metricsd_exit(int status) noexcept;
+  void fork_sharedd() noexcept;
+  void on_sharedd_exit(int status) noexcept;
   // SIGTERM, then SIGKILL if it is not gone within kAuthdStopWait.
   void stop_helper(pid_t& pid) noexcept;
   void on_signal(int signo) noexcept;
@@ -159,6 +165,14 @@ class Master {
   Clock::time_point metricsd_respawn_at_;
   Clock::time_point metricsd_started_;
   std::chrono::milliseconds metricsd_backoff_{0};
+  // [shared] as started: it keeps them until a restart.
+  config::SharedSettings shared_;
+  SharedSecrets shared_secrets_;
+  pid_t sharedd_pid_ = 0;
+  bool sharedd_respawn_due_ = false;
+  Clock::time_point sharedd_respawn_at_;
+  Clock::time_point sharedd_started_;
+  std::chrono::milliseconds sharedd_backoff_{0};
   ServiceNotifier notifier_;
   // A start or an accepted reload whose workers have not all begun serving:
   // READY=1 is owed to the service manager.
@@ -172,5 +186,16 @@ class Master {
 
 // "killed by signal 9 (Killed)", "exited with status 1", for log lines.
 [[nodiscard]] std::string describe_exit(int wait_status);
+
+// For the master's own files (master*.cpp).
+// A helper or worker that lived `lived` and died: how long until it is
+// started again (0 after a healthy life; doubling while it keeps dying young).
+[[nodiscard]] std::chrono::milliseconds next_backoff(std::chrono::milliseconds current,
+                                                     std::chrono::steady_clock::duration lived);
+// "1.2 s", for log lines.
+[[nodiscard]] std::string ms_text(std::chrono::milliseconds ms);
+// Queued log lines get this long to reach a slow reader before the master
+// replaces its log (reload) or a process exits; the rest are counted as dropped.
+inline constexpr std::chrono::milliseconds kLogDrain{200};
 
 }  // namespace ringftpd::server

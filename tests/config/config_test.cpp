@@ -99,6 +99,15 @@ enabled = false
 [metrics]
 address = "::1"
 port = 9273
+
+[shared]
+redis = "tcp:[::1]:6380"
+redis_user = "ftp"
+redis_password_file = "@DIR@/users.toml"
+redis_timeout_ms = 400
+secret_file = "@DIR@/users.toml"
+key_prefix = "site-a"
+session_ids = false
 )";
 
 class ConfigTest : public ::testing::Test {
@@ -182,6 +191,27 @@ TEST_F(ConfigTest, FullFileReadsLimitsUsersAndLog) {
   EXPECT_TRUE(c.metrics.enabled);
   EXPECT_EQ(c.metrics.address, "::1");
   EXPECT_EQ(c.metrics.port, 9273);
+  EXPECT_TRUE(c.shared.enabled);
+  EXPECT_EQ(c.shared.redis.kind, RedisEndpoint::Kind::Tcp);
+  EXPECT_EQ(c.shared.redis.host, "::1");
+  EXPECT_EQ(c.shared.redis.port, 6380);
+  EXPECT_EQ(c.shared.redis_user, "ftp");
+  EXPECT_EQ(c.shared.redis_password_file, dir_ + "/users.toml");
+  EXPECT_EQ(c.shared.redis_timeout_ms, 400u);
+  EXPECT_EQ(c.shared.secret_file, dir_ + "/users.toml");
+  EXPECT_EQ(c.shared.key_prefix, "site-a");
+  EXPECT_FALSE(c.shared.session_ids);
+}
+
+TEST_F(ConfigTest, SharedTakesAUnixSocket) {
+  const Config c = parse(tree_.expand("[shared]\nredis = \"unix:/run/redis/redis.sock\"\n"
+                                      "secret_file = \"@DIR@/users.toml\"\n"),
+                         "s.toml");
+  EXPECT_EQ(c.shared.redis.kind, RedisEndpoint::Kind::Unix);
+  EXPECT_EQ(c.shared.redis.path, "/run/redis/redis.sock");
+  EXPECT_EQ(c.shared.redis_timeout_ms, 250u);
+  EXPECT_EQ(c.shared.key_prefix, "ringftpd");
+  EXPECT_TRUE(c.shared.session_ids);
 }
 
 TEST_F(ConfigTest, EmptyFileTakesTheSafeDefaults) {
@@ -212,6 +242,7 @@ TEST_F(ConfigTest, EmptyFileTakesTheSafeDefaults) {
   EXPECT_EQ(c.log.level, LogLevel::Info);
   EXPECT_TRUE(c.sandbox.enabled);
   EXPECT_FALSE(c.metrics.enabled);  // opt-in
+  EXPECT_FALSE(c.shared.enabled);   // opt-in
 }
 
 TEST_F(ConfigTest, ListenerKeysDefaultInsideAnEntry) {

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -350,6 +351,94 @@ TEST(SharedTlsStateTest, AStatisticsOnlyViewCannotReadKeysOrSessions) {
   }
   EXPECT_EQ(wait_for(pid), 128 + SIGSEGV);
   EXPECT_EQ(get(*state, id), bytes(100, 7)) << "the parent's view is untouched";
+}
+
+}  // namespace
+}  // namespace ringftpd::tls
+
+// [shared]: the export queue and the second-level lookup table.
+namespace ringftpd::tls {
+namespace {
+
+std::shared_ptr<SharedTlsState> make_shared_state(std::size_t export_slots = 4) {
+  return SharedTlsState::create({.max_sessions = 64, .export_slots = export_slots});
+}
+
+TEST(SharedTlsStateTest, StoredSessionsAreQueuedForExportBoundedly) {
+  const auto state = make_shared_state(2);
+  const SteadyTime t = kT0;
+  for (std::uint32_t i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(state->put_session(id_of(i), bytes(100, static_cast<std::uint8_t>(i)), 7 + i,
+                                   t + seconds{60}, t));
+  }
+  // Sessions fetched from Redis are not sent back there.
+  ASSERT_TRUE(state->put_session(id_of(9), bytes(50, 9), 1, t + seconds{60}, t, false));
+  EXPECT_EQ(state->stats().exports_dropped, 1u);  // the third: the queue holds two
+  std::vector<std::uint8_t> der(state->options().max_session_bytes);
+  for (std::uint32_t i = 1; i <= 2; ++i) {
+    const auto taken = state->take_exported_session(der);
+    ASSERT_TRUE(taken.has_value()) << i;
+    EXPECT_EQ(std::vector<std::uint8_t>(taken->id, taken->id + taken->id_len), id_of(i));
+    EXPECT_EQ(taken->origin, 7u + i);
+    EXPECT_EQ(taken->size, 100u);
+    EXPECT_EQ(der[0], i);
+    EXPECT_EQ(taken->expires, t + seconds{60});
+  }
+  EXPECT_FALSE(state->take_exported_session(der).has_value());
+  // Without [shared] nothing is queued, nothing counted.
+  const auto plain = make_state(8);
+  ASSERT_TRUE(plain->put_session(id_of(1), bytes(10, 1), 1, kT0 + seconds{60}, kT0));
+  EXPECT_FALSE(plain->take_exported_session(der).has_value());
+  EXPECT_EQ(plain->stats().exports_dropped, 0u);
+}
+
+TEST(SharedTlsStateTest, ALookupIsTakenAnsweredAndPolled) {
+  const auto state = make_shared_state();
+  const SteadyTime t = kT0;
+  EXPECT_FALSE(state->contains_session(id_of(5), t));
+  const std::uint32_t signal = state->lookup_signal();
+  const auto ticket = state->request_lookup(id_of(5), t);
+  ASSERT_TRUE(ticket.has_value());
+  EXPECT_NE(state->lookup_signal(), signal);  // sharedd is woken
+  EXPECT_EQ(state->poll_lookup(*ticket), LookupState::Pending);
+  std::array<PendingLookup, 8> pending{};
+  ASSERT_EQ(state->take_lookups(pending), 1u);
+  EXPECT_EQ(state->take_lookups(pending), 0u);  // taken once
+  EXPECT_EQ(std::vector<std::uint8_t>(pending[0].id, pending[0].id + pending[0].id_len), id_of(5));
+  EXPECT_EQ(state->poll_lookup(*ticket), LookupState::Pending);
+  ASSERT_TRUE(state->put_session(id_of(5), bytes(80, 5), 3, t + seconds{60}, t, false));
+  state->answer_lookup(pending[0], true);
+  EXPECT_TRUE(state->contains_session(id_of(5), t));
+  EXPECT_EQ(state->poll_lookup(*ticket), LookupState::Found);
+  EXPECT_EQ(state->poll_lookup(*ticket), LookupState::Missing);  // the slot is free again
+}
+
+TEST(SharedTlsStateTest, ALateAnswerDoesNotReachANewRequest) {
+  const auto state = make_shared_state();
+  const SteadyTime t = kT0;
+  const auto first = state->request_lookup(id_of(1), t);
+  ASSERT_TRUE(first.has_value());
+  std::array<PendingLookup, 8> pending{};
+  ASSERT_EQ(state->take_lookups(pending), 1u);
+  state->cancel_lookup(*first);  // the worker's deadline passed
+  const auto second = state->request_lookup(id_of(2), t);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->index, first->index);
+  state->answer_lookup(pending[0], true);  // sharedd answers the first, late
+  EXPECT_EQ(state->poll_lookup(*second), LookupState::Pending);
+}
+
+TEST(SharedTlsStateTest, TheLookupTableIsBoundedAndForgottenSlotsComeBack) {
+  const auto state = make_shared_state();
+  const SteadyTime t = kT0;
+  for (std::uint32_t i = 0; i < detail::kLookupSlots; ++i) {
+    ASSERT_TRUE(state->request_lookup(id_of(i + 1), t).has_value()) << i;
+  }
+  EXPECT_FALSE(state->request_lookup(id_of(999), t).has_value());
+  // A worker that died waiting holds its slot for two seconds at most.
+  EXPECT_TRUE(state->request_lookup(id_of(999), t + seconds{3}).has_value());
+  // Without [shared] there is no table.
+  EXPECT_FALSE(make_state(8)->request_lookup(id_of(1), t).has_value());
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstring>
 #include <vector>
 
 #include "tests/tls/tls_test_support.hpp"
@@ -137,6 +138,108 @@ TEST(TicketKeysTest, OriginMaskIsOneFunctionOfKeyAndInput) {
   EXPECT_NE(a.mask(second, input), m1);  // each key has its own mask key
   EXPECT_EQ(a.mask(first, input), m1);   // retired, still there
   EXPECT_FALSE(a.mask(first + 1000, input));
+}
+
+}  // namespace
+}  // namespace ringftpd::tls
+
+// Keys adopted from the cluster ([shared], SharedTlsState::adopt_ticket_keys).
+namespace ringftpd::tls {
+namespace {
+
+using std::chrono::milliseconds;
+using Wall = std::chrono::system_clock::time_point;
+
+SharedTicketKey cluster_key(std::uint32_t id, std::int64_t not_before_ms, std::uint8_t fill) {
+  SharedTicketKey k;
+  k.id = id;
+  k.not_before_unix_ms = not_before_ms;
+  std::memset(k.aes_key, fill, sizeof k.aes_key);
+  std::memset(k.mask_key, fill ^ 0xff, sizeof k.mask_key);
+  return k;
+}
+
+const Wall kWall{milliseconds{1'767'000'000'000}};
+constexpr std::int64_t kWallMs = 1'767'000'000'000;
+
+// Two hosts (two regions) adopting the same cluster keys open each other's tickets.
+TEST(TicketKeysAdoptTest, TwoHostsWithTheClusterKeysOpenEachOthersTickets) {
+  auto a = make_state();
+  auto b = make_state();
+  const std::vector<SharedTicketKey> cluster = {cluster_key(0x80000001, kWallMs - 1000, 7)};
+  const SteadyTime t = now();
+  ASSERT_EQ(a->adopt_ticket_keys(cluster, t, kWall, t + seconds{5}), 1u);
+  ASSERT_EQ(b->adopt_ticket_keys(cluster, t, kWall, t + seconds{5}), 1u);
+  TicketKeys keys_a(a);
+  TicketKeys keys_b(b);
+  EXPECT_EQ(keys_a.current(), 0x80000001u);
+  const Sealed s = seal(keys_a, 1);
+  EXPECT_EQ(open(keys_b, s), TicketKeys::Opened::WithCurrent);
+  // Adopting again changes nothing.
+  EXPECT_EQ(b->adopt_ticket_keys(cluster, t, kWall, t + seconds{5}), 0u);
+}
+
+TEST(TicketKeysAdoptTest, LocalTicketsStillOpenAfterTheSwitchAndAFutureKeyWaits) {
+  auto state = make_state();
+  TicketKeys keys(state);
+  const Sealed local = seal(keys, 1);  // sealed before the cluster was reachable
+  const SteadyTime t = now();
+  const std::vector<SharedTicketKey> cluster = {cluster_key(0x80000001, kWallMs - 1000, 7),
+                                                cluster_key(0x80000002, kWallMs + 3000, 8)};
+  ASSERT_EQ(state->adopt_ticket_keys(cluster, t, kWall, t + seconds{5}), 2u);
+  EXPECT_EQ(keys.current(), 0x80000001u);  // the future one does not seal yet
+  EXPECT_EQ(open(keys, local), TicketKeys::Opened::WithRetired);
+  EXPECT_EQ(state->stats().ticket_keys_live, 3u);
+  // Three seconds on, the next key is current.
+  ASSERT_EQ(state->adopt_ticket_keys(cluster, t + seconds{3}, kWall + seconds{3},
+                                     t + seconds{8}),
+            0u);
+  EXPECT_EQ(keys.current(), 0x80000002u);
+}
+
+TEST(TicketKeysAdoptTest, LocalRotationWaitsWhileTheClusterLeads) {
+  auto state = make_state();  // rotation every 60 s
+  const SteadyTime t = now();
+  const std::vector<SharedTicketKey> cluster = {cluster_key(0x80000001, kWallMs - 1000, 7)};
+  ASSERT_TRUE(state->adopt_ticket_keys(cluster, t, kWall, t + seconds{120}).has_value());
+  EXPECT_EQ(state->rotate_ticket_keys_if_due(t + seconds{90}), KeyRotation::NotDue);
+  // The helper stopped coming (Redis gone): the host rotates alone again.
+  EXPECT_EQ(state->rotate_ticket_keys_if_due(t + seconds{121}), KeyRotation::Rotated);
+  TicketKeys keys(state);
+  EXPECT_NE(keys.current(), 0x80000001u);
+}
+
+TEST(TicketKeysAdoptTest, AReusedIdWithOtherMaterialReplacesTheOldKey) {
+  auto state = make_state();
+  TicketKeys keys(state);
+  const SteadyTime t = now();
+  ASSERT_EQ(state->adopt_ticket_keys(std::vector{cluster_key(0x80000001, kWallMs - 1000, 7)}, t,
+                                     kWall, t + seconds{5}),
+            1u);
+  const Sealed before = seal(keys, 1);
+  // Redis lost its keys and a new leader drew the same id.
+  ASSERT_EQ(state->adopt_ticket_keys(std::vector{cluster_key(0x80000001, kWallMs, 9)}, t, kWall,
+                                     t + seconds{5}),
+            1u);
+  EXPECT_EQ(keys.current(), 0x80000001u);
+  EXPECT_EQ(open(keys, before), TicketKeys::Opened::Forged);  // full handshake, not a wrong key
+  const Sealed after = seal(keys, 2);
+  TicketKeys fresh(state);
+  EXPECT_EQ(open(fresh, after), TicketKeys::Opened::WithCurrent);
+}
+
+TEST(TicketKeysAdoptTest, TheRingNeverOverflows) {
+  auto state = make_state();  // capacity ceil(600 / 60) + 2 = 12
+  const SteadyTime t = now();
+  std::vector<SharedTicketKey> cluster;
+  for (std::uint32_t i = 0; i < 40; ++i) {
+    cluster.push_back(cluster_key(0x80000000 + i + 1, kWallMs - 40'000 + 1000 * i,
+                                  static_cast<std::uint8_t>(i)));
+  }
+  ASSERT_TRUE(state->adopt_ticket_keys(cluster, t, kWall, t + seconds{5}).has_value());
+  EXPECT_EQ(state->stats().ticket_keys_live, state->ticket_key_capacity());
+  TicketKeys keys(state);
+  EXPECT_EQ(keys.current(), 0x80000028u);  // the newest
 }
 
 }  // namespace
