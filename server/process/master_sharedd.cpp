@@ -6,6 +6,7 @@
 #include <cstring>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "server/process/fd_hygiene.hpp"
 #include "server/process/master.hpp"
@@ -21,10 +22,12 @@ void Master::fork_sharedd() noexcept {
   sharedd_respawn_due_ = false;
   const pid_t pid = fork();
   if (pid == 0) {
-    log_->after_fork();
+    log_->after_fork("sharedd");
     int status = 1;
     try {
-      close_all_fds_except({log_->fd()});
+      std::vector<int> keep{log_->fd()};
+      if (log_->json_fd() >= 0) keep.push_back(log_->json_fd());
+      close_all_fds_except(std::move(keep));
       SharedSetup setup;
       setup.settings = shared_;
       setup.secrets = shared_secrets_;
