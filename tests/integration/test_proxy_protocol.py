@@ -174,15 +174,17 @@ class DeclaredAddressTest(ProxyCase):
         self.assertRegex(self.srv.stderr(),
                          r"\[127\.0\.0\.10:40000\] refused \(per-address limit\)")
 
-    def test_curl_haproxy_protocol_downloads_and_falls_back_to_pasv(self):
+    def test_curl_haproxy_protocol_downloads_in_active_mode(self):
+        # curl writes a v1 header with its own addresses on the control
+        # connection. (It writes one on every connection it opens, its passive
+        # data connections too, which the server takes for data; with -P the
+        # server opens the data connection, to the declared client.)
         data = os.urandom(500_000)
         sha = write_file(self.path("curl-px.bin"), data)
         out = os.path.join(self.srv.tmp, "curl-px.out")
-        # curl writes a v1 header with its own addresses, then tries EPSV,
-        # which is refused behind a balancer, and falls back to PASV.
         url = "ftp://%s:%s@127.0.0.1:%d/curl-px.bin" % (FULL_USER, FULL_PASS, self.any_port)
         r = subprocess.run(["curl", "--silent", "--show-error", "--max-time", "30",
-                            "--haproxy-protocol", "-o", out, url],
+                            "--haproxy-protocol", "-P", "127.0.0.1", "-o", out, url],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr + "\n" + self.log_tail())
         with open(out, "rb") as f:
