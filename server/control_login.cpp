@@ -174,6 +174,7 @@ bool ControlSession::admit_user(const auth::Reply& login) noexcept {
       data_.throttle().set_user_bucket(bucket);
       return true;
     case UserAdmission::OverLimit:
+      env_.counters.add(Counter::LoginsRefusedUserLimit);
       log_login_refused(config::LogLevel::Warn,
                         "max_sessions (" + std::to_string(login.max_sessions) + ") reached");
       run(ftp::on_auth_result(state_, policy_, {R::UserAtLimit, {}, 0}));

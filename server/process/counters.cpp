@@ -26,6 +26,8 @@ std::string_view counter_name(Counter c) noexcept {
       return "sessions_refused_per_address";
     case Counter::SessionsRefusedAddressTable:
       return "sessions_refused_address_table_full";
+    case Counter::LoginsRefusedUserLimit:
+      return "logins_refused_user_limit";
     case Counter::ProxyRefusedUntrusted:
       return "proxy_refused_untrusted";
     case Counter::ProxyRefusedMalformed:

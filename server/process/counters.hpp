@@ -36,6 +36,7 @@ enum class Counter : std::uint8_t {
   SessionCapacity,              // a gauge: sessions the worker's fd budget allows
   LoginsOk,
   LoginsFailed,
+  LoginsRefusedUserLimit,  // a right password over the user's max_sessions (530, not a failure)
   TransfersOk,
   TransfersFailed,
   BytesSent,      // file and listing bytes on data connections

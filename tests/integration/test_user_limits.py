@@ -20,7 +20,7 @@ import time
 
 from clients import (CLEAR_CONFIG, FULL_PASS, FULL_USER, HOST, IO_TIMEOUT, RO_PASS, RO_USER,
                      _start_server, close_ftp, password_hash, wait_until, write_file)
-from harness import TestCase
+from harness import TestCase, status_counters
 from test_processes import current_workers
 
 RATE = 2_000_000  # bytes per second
@@ -155,6 +155,7 @@ class UserLimitsTest(Case):
 
     def test_max_sessions_holds_across_workers(self):
         # One login on each worker; the third is refused on either.
+        before = status_counters(self.srv.config_path)
         first, first_pid = self.login_seen(FULL_USER, FULL_PASS)
         second = self.connect_on_other_worker(first_pid)
         second.login(FULL_USER, FULL_PASS)
@@ -169,6 +170,11 @@ class UserLimitsTest(Case):
         self.assertTrue(third.voidcmd("NOOP").startswith("200"))
         self.assertRegex(self.srv.stderr(),
                          r"login of user %s refused: max_sessions \(2\) reached" % FULL_USER)
+        # Counted as refusals by the user's limit, not as failed logins.
+        figures = status_counters(self.srv.config_path)
+        self.assertEqual(
+            figures["logins_refused_user_limit"] - before["logins_refused_user_limit"], 2)
+        self.assertEqual(figures["logins_failed"], before["logins_failed"])
         # Another user is not affected.
         self.login(RO_USER, RO_PASS).voidcmd("NOOP")
         # One of alice's leaves: a new login works (on whichever worker).
