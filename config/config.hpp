@@ -194,8 +194,8 @@ struct MetricsSettings {
 struct RedisEndpoint {
   enum class Kind : std::uint8_t { Unix, Tcp };
   Kind kind = Kind::Unix;
-  std::string path;     // Unix: the socket
-  std::string host;     // Tcp: a numeric address or a name (resolved by sharedd)
+  std::string path;  // Unix: the socket
+  std::string host;  // Tcp: a numeric address or a name (resolved by sharedd)
   std::uint16_t port = 0;
 };
 
@@ -205,12 +205,12 @@ struct RedisEndpoint {
 struct SharedSettings {
   bool enabled = false;
   RedisEndpoint redis;
-  std::string redis_user;           // empty: Redis's default user
-  std::string redis_password_file;  // empty: no AUTH
+  std::string redis_user;                // empty: Redis's default user
+  std::string redis_password_file;       // empty: no AUTH
   std::uint32_t redis_timeout_ms = 250;  // connect and each command
-  std::string secret_file;          // required: seals every record (>= 32 bytes)
-  std::string key_prefix = "ringftpd";  // every Redis key starts "<prefix>:"
-  bool session_ids = true;          // copy TLS 1.2 sessions to Redis
+  std::string secret_file;               // required: seals every record (>= 32 bytes)
+  std::string key_prefix = "ringftpd";   // every Redis key starts "<prefix>:"
+  bool session_ids = true;               // copy TLS 1.2 sessions to Redis
 };
 
 struct LogSettings {

@@ -68,7 +68,8 @@ void read_shared(Section s, SharedSettings& out) {
   out.enabled = true;
   const auto redis = s.string("redis");
   if (!redis) {
-    s.fail("redis", "[shared] has no redis", R"(redis = "unix:/run/redis/redis-server.sock" or "tcp:127.0.0.1:6379")");
+    s.fail("redis", "[shared] has no redis",
+           R"(redis = "unix:/run/redis/redis-server.sock" or "tcp:127.0.0.1:6379")");
   }
   const auto endpoint = parse_redis_endpoint(*redis);
   if (!endpoint) {

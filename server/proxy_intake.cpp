@@ -44,8 +44,9 @@ void ProxyIntake::take(io::UniqueFd fd, const io::SocketAddress& peer,
   if (!in_networks(proxy.trusted, peer)) {
     // Anyone else's header could claim any address: not even read.
     counters_.add(Counter::ProxyRefusedUntrusted);
-    log_.warn(peer.to_string(), "closed: a PROXY protocol listener's connection from an "
-                                "address not in proxy_trusted");
+    log_.warn(peer.to_string(),
+              "closed: a PROXY protocol listener's connection from an "
+              "address not in proxy_trusted");
     return;  // fd closes here; nothing was submitted for it
   }
   std::uint32_t index = 0;
@@ -86,14 +87,14 @@ std::optional<ProxyIntake::Arrival> ProxyIntake::on_recv(std::uint32_t index, in
       give_up(index, std::nullopt, "closed before its PROXY header: the server is stopping");
     } else {
       give_up(index, Counter::ProxyRefusedTimeout,
-              "closed: no complete PROXY header within " +
-                  std::to_string(kHeaderTimeout.count()) + " s");
+              "closed: no complete PROXY header within " + std::to_string(kHeaderTimeout.count()) +
+                  " s");
     }
     return std::nullopt;
   }
   if (res <= 0) {
-    const std::string why = res == 0 ? std::string("the peer closed the connection")
-                                     : std::string(std::strerror(-res));
+    const std::string why =
+        res == 0 ? std::string("the peer closed the connection") : std::string(std::strerror(-res));
     give_up(index, Counter::ProxyRefusedMalformed,
             "closed before its PROXY header was complete (" + why + ", " +
                 std::to_string(p.filled) + " bytes received)");

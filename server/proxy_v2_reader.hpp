@@ -35,8 +35,8 @@ class ProxyV2Reader {
   // length over the cap before it is asked for).
   [[nodiscard]] std::size_t needed() const noexcept {
     if (filled_ < kProxyV2FixedBytes) return kProxyV2FixedBytes;
-    const std::size_t length = (static_cast<std::size_t>(buffer_[14]) << 8) |
-                               static_cast<std::size_t>(buffer_[15]);
+    const std::size_t length =
+        (static_cast<std::size_t>(buffer_[14]) << 8) | static_cast<std::size_t>(buffer_[15]);
     return kProxyV2FixedBytes + std::min(length, kMaxProxyV2PayloadBytes);
   }
 

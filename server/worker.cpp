@@ -350,10 +350,10 @@ void Worker::admit(io::UniqueFd fd, const io::SocketAddress& peer, const io::Soc
   counters_.add(Counter::SessionsActive);
   const auto [slot, generation] = sessions_.reserve();
   auto session = std::make_unique<ControlSession>(
-      SessionEnv{ring_, recv_buffers_, log_, config_, passive_ports_, auth_, xferlog_, tls_context_,
-                 scratch_, counters_, pacer_, user_limits_, self_,
-                 config_->shared.enabled && config_->shared.session_ids ? &lookup_waiters_
-                                                                        : nullptr},
+      SessionEnv{
+          ring_, recv_buffers_, log_, config_, passive_ports_, auth_, xferlog_, tls_context_,
+          scratch_, counters_, pacer_, user_limits_, self_,
+          config_->shared.enabled && config_->shared.session_ids ? &lookup_waiters_ : nullptr},
       io::OpTag{slot, generation, 0}, std::move(fd), peer, local, listeners_[index].implicit_tls);
   ControlSession& s = *session;
   // The listener's cap, shared with every worker (the sockets are in the

@@ -54,8 +54,8 @@ HelloPeek peek_session_id(std::span<const std::byte> bytes) noexcept {
                    : HelloPeek::Kind::NotApplicable;
     return out;
   }
-  const std::size_t length = (std::to_integer<std::size_t>(bytes[3]) << 8) |
-                             std::to_integer<std::size_t>(bytes[4]);
+  const std::size_t length =
+      (std::to_integer<std::size_t>(bytes[3]) << 8) | std::to_integer<std::size_t>(bytes[4]);
   if (std::to_integer<std::uint8_t>(bytes[0]) != kHandshakeRecord ||
       std::to_integer<std::uint8_t>(bytes[1]) != 3 || length > kMaxRecord) {
     return out;

@@ -16,7 +16,7 @@ constexpr std::size_t kHead = 2;  // version, kind
 constexpr std::size_t kNonce = 12;
 constexpr std::size_t kTag = 16;
 constexpr std::size_t kMac = 32;
-constexpr std::size_t kKeyPublic = 4 + 8;    // id, not_before
+constexpr std::size_t kKeyPublic = 4 + 8;      // id, not_before
 constexpr std::size_t kSessionPublic = 8 + 8;  // origin, expires
 constexpr std::size_t kMaxSessionDer = 64 * 1024;
 
@@ -145,7 +145,8 @@ bool RecordSealer::open(std::uint8_t kind, std::size_t public_bytes,
   try {
     const std::size_t secret_bytes = record.size() - head - kNonce - kTag - kMac;
     plain.assign(secret_bytes, 0);
-    std::vector<std::uint8_t> aad(record.begin(), record.begin() + static_cast<std::ptrdiff_t>(head));
+    std::vector<std::uint8_t> aad(record.begin(),
+                                  record.begin() + static_cast<std::ptrdiff_t>(head));
     aad.insert(aad.end(), name.begin(), name.end());
     const std::uint8_t* nonce = record.data() + head;
     const std::uint8_t* cipher = nonce + kNonce;

@@ -35,8 +35,8 @@ inline constexpr std::size_t kMinSharedSecretBytes = 32;
 // One ticket key as Redis holds it. Wall-clock times: hosts do not share a
 // monotonic clock.
 struct SharedTicketKey {
-  std::uint32_t id = 0;                  // the key name inside tickets; never 0
-  std::int64_t not_before_unix_ms = 0;   // seals tickets from then on
+  std::uint32_t id = 0;                 // the key name inside tickets; never 0
+  std::int64_t not_before_unix_ms = 0;  // seals tickets from then on
   std::uint8_t aes_key[detail::kTicketKeyBytes] = {};
   std::uint8_t mask_key[detail::kMaskKeyBytes] = {};
 };

@@ -146,8 +146,8 @@ bool SharedTlsState::wait_for_lookups(std::uint32_t& seen,
     ts.tv_sec = static_cast<time_t>(timeout.count() / 1000);
     ts.tv_nsec = static_cast<long>(timeout.count() % 1000 * 1'000'000);
     // Returns at once if the word moved past `seen` meanwhile (EAGAIN).
-    (void)::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&h.lookup_signal), FUTEX_WAIT,
-                    seen, &ts, nullptr, 0);
+    (void)::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&h.lookup_signal), FUTEX_WAIT, seen,
+                    &ts, nullptr, 0);
   }
   seen = h.lookup_signal.load(std::memory_order_acquire);
   return true;

@@ -13,8 +13,8 @@
 #include "tls/error.hpp"
 #include "tls/random.hpp"
 #include "tls/session_export_queue.hpp"
-#include "tls/shared_tls_lock.hpp"
 #include "tls/session_table.hpp"
+#include "tls/shared_tls_lock.hpp"
 #include "tls/ticket_key_ring.hpp"
 
 namespace ringftpd::tls {
@@ -336,8 +336,8 @@ std::optional<std::uint32_t> SharedTlsState::adopt_ticket_keys(
       std::chrono::duration_cast<std::chrono::milliseconds>(wall_now.time_since_epoch()).count();
   // A wall time in ms as steady ns, clamped far from overflow.
   auto steady_ns = [&](std::int64_t unix_ms) {
-    const std::int64_t delta_ms =
-        std::clamp<std::int64_t>(unix_ms - wall_ms, -(std::int64_t{1} << 40), std::int64_t{1} << 40);
+    const std::int64_t delta_ms = std::clamp<std::int64_t>(
+        unix_ms - wall_ms, -(std::int64_t{1} << 40), std::int64_t{1} << 40);
     return now_ns + delta_ms * 1'000'000;
   };
   std::array<detail::AdoptedKey, detail::kMaxTicketKeys> adopted{};

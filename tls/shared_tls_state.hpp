@@ -156,8 +156,7 @@ class SharedTlsState {
   // --- the second level (sharedd, [shared] session_ids) ---------------------
   // Whether `id` has a live entry; counts nothing (a peek before wolfSSL's
   // own lookup).
-  [[nodiscard]] bool contains_session(std::span<const std::uint8_t> id,
-                                      SteadyTime now) noexcept;
+  [[nodiscard]] bool contains_session(std::span<const std::uint8_t> id, SteadyTime now) noexcept;
   // A worker: asks sharedd to fetch `id` from Redis into this cache, and
   // wakes it (FUTEX_WAKE: never blocks). nullopt: lookups are off (no
   // [shared]) or all kLookupSlots are busy: go on without.

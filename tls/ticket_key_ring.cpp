@@ -160,8 +160,7 @@ std::uint32_t TicketKeyRing::adopt(std::int64_t now_ns, std::span<const AdoptedK
         continue;  // an adopted key already here
       }
       ++locals;
-      if (i != header_->current_key &&
-          (!oldest || r.created_ns < record(*oldest).created_ns)) {
+      if (i != header_->current_key && (!oldest || r.created_ns < record(*oldest).created_ns)) {
         oldest = i;
       }
     }

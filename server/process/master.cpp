@@ -38,7 +38,6 @@ constexpr std::chrono::milliseconds kLongestBackoff = 10s;
 constexpr auto kKillAfter = 5s;
 constexpr auto kAuthdStopWait = 2s;
 
-
 io::UniqueFd make_master_signal_fd() {
   sigset_t set;
   sigemptyset(&set);

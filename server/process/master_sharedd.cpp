@@ -58,8 +58,8 @@ void Master::on_sharedd_exit(int status) noexcept {
   const bool forked = sharedd_pid_ > 0;
   sharedd_pid_ = 0;
   if (stop_ != Stop::None) return;
-  sharedd_backoff_ = next_backoff(sharedd_backoff_,
-                                  forked ? Clock::now() - sharedd_started_ : Clock::duration{});
+  sharedd_backoff_ =
+      next_backoff(sharedd_backoff_, forked ? Clock::now() - sharedd_started_ : Clock::duration{});
   sharedd_respawn_due_ = true;
   sharedd_respawn_at_ = Clock::now() + sharedd_backoff_;
   if (forked) {

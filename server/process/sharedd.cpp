@@ -105,8 +105,7 @@ class Reporter {
     }
     if (state_ != State::Up) {
       log_.info(kWho, std::string("Redis ") + where_ + " reachable: sharing TLS ticket keys (" +
-                          (r.leader ? "this host rotates them" : "following the rotation") +
-                          ")");
+                          (r.leader ? "this host rotates them" : "following the rotation") + ")");
     }
     state_ = State::Up;
     if (r.lease_won) {
@@ -190,7 +189,8 @@ int run_sharedd(SharedSetup setup, Log& log) noexcept {
     sync_options.lifetime = setup.lifetime;
     // A round takes at most a few commands' timeouts; the lease and the
     // hold outlast two rounds so a live leader and a live follower keep them.
-    const auto round_bound = kRoundPeriod + 6 * std::chrono::milliseconds(setup.settings.redis_timeout_ms);
+    const auto round_bound =
+        kRoundPeriod + 6 * std::chrono::milliseconds(setup.settings.redis_timeout_ms);
     sync_options.lease = 2 * round_bound + 1s;
     sync_options.hold = 2 * round_bound + 1s;
     shared::TicketKeySync sync(std::move(sync_options), sealer, *setup.tls_state);

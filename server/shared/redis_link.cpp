@@ -18,8 +18,7 @@ timeval to_timeval(std::chrono::milliseconds ms) {
 }  // namespace
 
 std::string_view reply_text(const redisReply& r) noexcept {
-  if (r.type == REDIS_REPLY_STRING || r.type == REDIS_REPLY_STATUS ||
-      r.type == REDIS_REPLY_ERROR) {
+  if (r.type == REDIS_REPLY_STRING || r.type == REDIS_REPLY_STATUS || r.type == REDIS_REPLY_ERROR) {
     return {r.str, r.len};
   }
   return {};
@@ -77,8 +76,8 @@ Reply RedisLink::raw(std::initializer_list<std::string_view> args) noexcept {
       argv.push_back(a.data());
       lens.push_back(a.size());
     }
-    void* r = redisCommandArgv(context_.get(), static_cast<int>(argv.size()), argv.data(),
-                               lens.data());
+    void* r =
+        redisCommandArgv(context_.get(), static_cast<int>(argv.size()), argv.data(), lens.data());
     if (r == nullptr) {
       error_ = describe() + ": " + (context_->err != 0 ? context_->errstr : "no reply");
       context_.reset();  // the connection's state is unknown now

@@ -53,7 +53,6 @@ class SessionExport {
 };
 
 // "P:tls:session:0a1b..." for a session id.
-[[nodiscard]] std::string session_key(const std::string& prefix,
-                                      std::span<const std::uint8_t> id);
+[[nodiscard]] std::string session_key(const std::string& prefix, std::span<const std::uint8_t> id);
 
 }  // namespace ringftpd::server::shared

@@ -90,9 +90,8 @@ bool TicketKeySync::read_keys(RedisLink& redis, std::vector<tls::SharedTicketKey
       const std::string_view name = reply_text(*field);
       tls::SharedTicketKey key;
       tls::RecordError why = tls::RecordError::Malformed;
-      const std::span<const std::uint8_t> bytes(
-          reinterpret_cast<const std::uint8_t*>(value->str),
-          value->type == REDIS_REPLY_STRING ? value->len : 0);
+      const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(value->str),
+                                                value->type == REDIS_REPLY_STRING ? value->len : 0);
       const std::string bound = keys_key_ + "/" + std::string(name);
       bool ok = value->type == REDIS_REPLY_STRING && sealer_.open_key(bytes, bound, key, why);
       // The field must name the record's own id: no record answers for another.
@@ -126,10 +125,10 @@ bool TicketKeySync::read_keys(RedisLink& redis, std::vector<tls::SharedTicketKey
 }
 
 bool TicketKeySync::lead_round(RedisLink& redis, std::int64_t wall_ms,
-                               std::vector<tls::SharedTicketKey>& keys,
-                               SyncRound& round) noexcept {
-  std::sort(keys.begin(), keys.end(),
-            [](const auto& a, const auto& b) { return a.not_before_unix_ms < b.not_before_unix_ms; });
+                               std::vector<tls::SharedTicketKey>& keys, SyncRound& round) noexcept {
+  std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
+    return a.not_before_unix_ms < b.not_before_unix_ms;
+  });
   const std::int64_t rotation = options_.rotation.count();
   const std::int64_t lead = std::min<std::int64_t>(options_.lead.count(), rotation / 2);
   // Prune: a key whose successor began a lifetime ago opens no live ticket.
@@ -139,8 +138,7 @@ bool TicketKeySync::lead_round(RedisLink& redis, std::int64_t wall_ms,
     if (!r) return false;
     if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) ++round.pruned;
   }
-  const bool due =
-      keys.empty() || wall_ms + lead >= keys.back().not_before_unix_ms + rotation;
+  const bool due = keys.empty() || wall_ms + lead >= keys.back().not_before_unix_ms + rotation;
   if (!due) return true;
   tls::SharedTicketKey fresh;
   std::array<std::uint8_t, 12> nonce{};
@@ -148,7 +146,8 @@ bool TicketKeySync::lead_round(RedisLink& redis, std::int64_t wall_ms,
   bool drawn = rng_.fill(fresh.aes_key) && rng_.fill(fresh.mask_key) && rng_.fill(nonce);
   for (int tries = 0; drawn && fresh.id == 0 && tries < 8; ++tries) {
     drawn = rng_.fill(id_bytes);
-    const std::uint32_t id = (std::uint32_t{id_bytes[0]} << 24) | (std::uint32_t{id_bytes[1]} << 16) |
+    const std::uint32_t id = (std::uint32_t{id_bytes[0]} << 24) |
+                             (std::uint32_t{id_bytes[1]} << 16) |
                              (std::uint32_t{id_bytes[2]} << 8) | id_bytes[3];
     const bool taken = std::any_of(keys.begin(), keys.end(), [id](auto& k) { return k.id == id; });
     if (id != 0 && !taken) fresh.id = id;

@@ -58,17 +58,17 @@ struct TicketKeySyncOptions {
 
 // What one round did, for counters and the log.
 struct SyncRound {
-  bool ok = false;               // Redis answered every command
-  std::string error;             // when !ok
-  bool leader = false;           // holds the lease after this round
-  bool lease_won = false;        // took the lease this round (it was free)
-  std::uint32_t valid = 0;       // records that opened
-  std::uint32_t rejected = 0;    // records ignored
+  bool ok = false;                           // Redis answered every command
+  std::string error;                         // when !ok
+  bool leader = false;                       // holds the lease after this round
+  bool lease_won = false;                    // took the lease this round (it was free)
+  std::uint32_t valid = 0;                   // records that opened
+  std::uint32_t rejected = 0;                // records ignored
   std::vector<std::string> rejected_fields;  // their fields and why (at most a few)
-  std::uint32_t published = 0;   // keys this host added (leader)
-  std::uint32_t pruned = 0;      // keys this host deleted (leader)
-  std::uint32_t picked = 0;      // keys new to this host's ring
-  bool adopt_failed = false;     // the shared memory lock failed
+  std::uint32_t published = 0;               // keys this host added (leader)
+  std::uint32_t pruned = 0;                  // keys this host deleted (leader)
+  std::uint32_t picked = 0;                  // keys new to this host's ring
+  bool adopt_failed = false;                 // the shared memory lock failed
 };
 
 class TicketKeySync {
@@ -88,8 +88,7 @@ class TicketKeySync {
   [[nodiscard]] bool read_keys(RedisLink& redis, std::vector<tls::SharedTicketKey>& out,
                                SyncRound& round) noexcept;
   [[nodiscard]] bool lead_round(RedisLink& redis, std::int64_t wall_ms,
-                                std::vector<tls::SharedTicketKey>& keys,
-                                SyncRound& round) noexcept;
+                                std::vector<tls::SharedTicketKey>& keys, SyncRound& round) noexcept;
 
   TicketKeySyncOptions options_;
   tls::RecordSealer& sealer_;

@@ -263,7 +263,6 @@ TEST_F(DataChannelFakeRingTest, MemoryIsCountedWhileListingAndFreedAfter) {
   expect_nothing_left();
 }
 
-
 // passive.proxy: data connections through the balancer carry a PROXY v2
 // header, read with exact-length receives before the connection is taken.
 class DataChannelProxyTest : public DataChannelFakeRingTest {
@@ -302,7 +301,10 @@ class DataChannelProxyTest : public DataChannelFakeRingTest {
     std::string h("\r\n\r\n\0\r\nQUIT\n", 12);
     h += '\x21';
     h += '\x11';
-    const std::string tlv("\x05\x00\x03" "abc", 6);
+    const std::string tlv(
+        "\x05\x00\x03"
+        "abc",
+        6);
     const std::uint16_t len = static_cast<std::uint16_t>(12 + tlv.size());
     h += static_cast<char>(len >> 8);
     h += static_cast<char>(len & 0xFF);

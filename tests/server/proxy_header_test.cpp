@@ -150,8 +150,8 @@ TEST(ProxyHeaderTest, V2Ipv6) {
 }
 
 TEST(ProxyHeaderTest, V2LocalAndUnspecKeepTheSocketsAddresses) {
-  for (const std::string& h : {v2(0x20, 0x00, ""), v2(0x20, 0x11, std::string(12, 'x')),
-                               v2(0x21, 0x00, "whatever")}) {
+  for (const std::string& h :
+       {v2(0x20, 0x00, ""), v2(0x20, 0x11, std::string(12, 'x')), v2(0x21, 0x00, "whatever")}) {
     const auto p = parse(h);
     ASSERT_EQ(p.status, Status::Complete) << p.error;
     EXPECT_FALSE(p.header.source);
@@ -170,12 +170,12 @@ TEST(ProxyHeaderTest, V2WithAHugeLengthIsRefusedWithoutWaitingForIt) {
 
 TEST(ProxyHeaderTest, MalformedV2HeadersAreRefused) {
   const std::string addr = ipv4_block({192, 0, 2, 7}, {127, 0, 0, 1}, 1, 2);
-  EXPECT_EQ(parse(v2(0x11, 0x11, addr)).status, Status::Invalid);          // version 1 in v2
-  EXPECT_EQ(parse(v2(0x22, 0x11, addr)).status, Status::Invalid);          // command 2
-  EXPECT_EQ(parse(v2(0x21, 0x12, addr)).status, Status::Invalid);          // datagram
-  EXPECT_EQ(parse(v2(0x21, 0x41, addr)).status, Status::Invalid);          // family 4
+  EXPECT_EQ(parse(v2(0x11, 0x11, addr)).status, Status::Invalid);               // version 1 in v2
+  EXPECT_EQ(parse(v2(0x22, 0x11, addr)).status, Status::Invalid);               // command 2
+  EXPECT_EQ(parse(v2(0x21, 0x12, addr)).status, Status::Invalid);               // datagram
+  EXPECT_EQ(parse(v2(0x21, 0x41, addr)).status, Status::Invalid);               // family 4
   EXPECT_EQ(parse(v2(0x21, 0x11, addr.substr(0, 8))).status, Status::Invalid);  // short
-  EXPECT_EQ(parse(v2(0x21, 0x21, addr)).status, Status::Invalid);          // short for IPv6
+  EXPECT_EQ(parse(v2(0x21, 0x21, addr)).status, Status::Invalid);               // short for IPv6
   EXPECT_EQ(parse(v2(0x21, 0x11, addr + "\x04\x00")).status, Status::Invalid);  // cut TLV
   EXPECT_EQ(parse(v2(0x21, 0x11, addr + std::string("\x04\x00\x09xx", 5))).status,
             Status::Invalid);  // TLV longer than the header

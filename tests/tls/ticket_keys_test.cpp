@@ -191,8 +191,7 @@ TEST(TicketKeysAdoptTest, LocalTicketsStillOpenAfterTheSwitchAndAFutureKeyWaits)
   EXPECT_EQ(open(keys, local), TicketKeys::Opened::WithRetired);
   EXPECT_EQ(state->stats().ticket_keys_live, 3u);
   // Three seconds on, the next key is current.
-  ASSERT_EQ(state->adopt_ticket_keys(cluster, t + seconds{3}, kWall + seconds{3},
-                                     t + seconds{8}),
+  ASSERT_EQ(state->adopt_ticket_keys(cluster, t + seconds{3}, kWall + seconds{3}, t + seconds{8}),
             0u);
   EXPECT_EQ(keys.current(), 0x80000002u);
 }
@@ -233,8 +232,8 @@ TEST(TicketKeysAdoptTest, TheRingNeverOverflows) {
   const SteadyTime t = now();
   std::vector<SharedTicketKey> cluster;
   for (std::uint32_t i = 0; i < 40; ++i) {
-    cluster.push_back(cluster_key(0x80000000 + i + 1, kWallMs - 40'000 + 1000 * i,
-                                  static_cast<std::uint8_t>(i)));
+    cluster.push_back(
+        cluster_key(0x80000000 + i + 1, kWallMs - 40'000 + 1000 * i, static_cast<std::uint8_t>(i)));
   }
   ASSERT_TRUE(state->adopt_ticket_keys(cluster, t, kWall, t + seconds{5}).has_value());
   EXPECT_EQ(state->stats().ticket_keys_live, state->ticket_key_capacity());
